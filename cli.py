@@ -1,10 +1,15 @@
 """Command line of skip-singularities: `python cli.py --help`."""
 import click
 
+from toys.commands import toy
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main():
     """Skip connections eliminate singularities: experiments on a handwritten autodiff engine."""
+
+
+main.add_command(toy)
 
 
 if __name__ == "__main__":
