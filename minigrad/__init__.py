@@ -1,0 +1,17 @@
+"""minigrad: a small tensor autodiff engine on NumPy (CPU) and CuPy (CUDA).
+
+Every derivative rule is written with the engine's own ops, so gradients can be
+differentiated again: Hessian-vector products are exact.
+
+    import minigrad as mg
+    x = mg.tensor([[1.0, 2.0]], requires_grad=True)
+    loss = (x * x).sum()
+    (g,) = mg.grad(loss, [x])                  # 2x
+"""
+from . import ops
+from .autodiff import grad
+from .backend import DeviceError, get_array_module, get_device, to_device, to_host
+from .hvp import hvp
+from .ops import *  # noqa: F401,F403  (the op functions: add, exp, matmul, ...)
+from . import functional, nn, optim
+from .tensor import Function, Tensor, grad_mode, is_grad_enabled, no_grad, tensor

@@ -1,0 +1,127 @@
+"""Where arrays live: NumPy on the CPU, CuPy on CUDA, and any stand-in a test registers.
+
+Every op finds its array module with `get_array_module(array)` and calls only
+`xp.<function>`, never `numpy.<function>`, so the same code runs on either
+device. Moving data between devices is always explicit (`to_device`, `to_host`):
+CuPy refuses implicit conversion and so do we.
+
+CuPy is optional. It is imported lazily, the first time a CUDA device is asked
+for, so `import minigrad` never pays for it and a machine without it only hears
+about it when it asks for `cuda`.
+"""
+import numpy
+
+
+class DeviceError(RuntimeError):
+    """A device was asked for that this machine cannot provide (one sentence, for users)."""
+
+
+class Device:
+    """A named place for arrays: its array module `xp` and how arrays get there and back."""
+
+    def __init__(self, name, xp, array_type, to_device, to_host):
+        self.name, self.xp, self.array_type = name, xp, array_type
+        self._to_device, self._to_host = to_device, to_host
+
+    def __repr__(self):
+        return f"Device({self.name!r})"
+
+
+_devices = {}
+_module_of_type = {}   # exact array type -> array module: one dict lookup per op
+
+
+def register_device(name, xp, array_type, to_device, to_host):
+    """Make `name` usable as a device (tests register a strict CPU stand-in for CuPy)."""
+    _devices[name] = Device(name, xp, array_type, to_device, to_host)
+    _module_of_type[array_type] = xp
+    return _devices[name]
+
+
+register_device("cpu", numpy, numpy.ndarray, numpy.asarray, lambda a: a)
+
+
+def _register_cuda():
+    try:
+        import cupy
+    except ImportError:
+        raise DeviceError("CUDA was requested but CuPy is not installed; "
+                          "install it with: pip install 'skip-singularities[cuda]'") from None
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception:  # CuPy raises its own runtime error types when there is no driver
+        count = 0
+    if count == 0:
+        raise DeviceError("CUDA was requested but no CUDA GPU is visible on this machine.")
+    return register_device("cuda", cupy, cupy.ndarray, cupy.asarray, cupy.asnumpy)
+
+
+def get_device(device):
+    """Return the Device for a name ('cpu', 'cuda', 'cuda:0') or a Device; clear error otherwise."""
+    if isinstance(device, Device):
+        return device
+    name = str(device).split(":")[0]
+    if name in _devices:
+        return _devices[name]
+    if name == "cuda":
+        return _register_cuda()
+    known = ", ".join(sorted(set(_devices) | {"cuda"}))
+    raise DeviceError(f"Unknown device {device!r}; choose one of: {known}.")
+
+
+def get_array_module(array):
+    """The array module (numpy, cupy, ...) that owns `array`."""
+    xp = _module_of_type.get(type(array))
+    if xp is not None:
+        return xp
+    for device in _devices.values():  # subclasses and NumPy scalars: rare, so a slow path
+        if isinstance(array, device.array_type):
+            return device.xp
+    return numpy if isinstance(array, numpy.generic) else _raise_unknown(array)
+
+
+def _raise_unknown(array):
+    raise TypeError(f"minigrad does not know where an array of type {type(array).__name__} lives")
+
+
+def device_of(array):
+    """The Device that owns `array`."""
+    xp = get_array_module(array)
+    return next(d for d in _devices.values() if d.xp is xp)
+
+
+def to_device(array, device):
+    """Copy a host (or any) array to `device`; a no-op when it is already there."""
+    device = get_device(device)
+    if _module_of_type.get(type(array)) is device.xp:
+        return array
+    return device._to_device(to_host(array))
+
+
+def to_host(array):
+    """An explicit copy to a NumPy array (the only sanctioned device-to-host path)."""
+    if isinstance(array, (numpy.ndarray, numpy.generic)):
+        return numpy.asarray(array)
+    return device_of(array)._to_host(array)
+
+
+def tune_allocator():
+    """Keep glibc from returning freed buffers to the OS after every step.
+
+    A training step frees and reallocates the same large buffers each iteration.
+    With glibc's default thresholds those go back to the OS and come back as fresh
+    zero pages, costing page faults (10-30% of a NumPy step here). Raising the mmap
+    and trim thresholds keeps them in the heap. Harmless where glibc is absent.
+    """
+    import ctypes
+    import ctypes.util
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+        big = 1 << 30
+        return bool(libc.mallopt(M_MMAP_THRESHOLD, 1 << 25) and libc.mallopt(M_TRIM_THRESHOLD, big))
+    except (OSError, AttributeError):
+        return False

@@ -1,0 +1,196 @@
+"""The Tensor, the Function that links tensors into a graph, and the grad-mode switch.
+
+A Tensor wraps one array of the active array module. When it is computed by a
+Function from tensors that require gradients, it remembers that Function as its
+`creator`; following creators backwards from a loss walks the whole graph
+(define-by-run). Three kinds of derivative ride on the same graph:
+
+* reverse mode (`vjp`): every rule is written with Tensor ops, so running the
+  rules while the graph is being recorded (`create_graph=True`) yields gradients
+  that can be differentiated again: this is how second order stays exact;
+* forward mode (`jvp`): a tensor may carry a `tangent` (an array, the directional
+  derivative of its value); every op pushes tangents forward as it computes.
+  Running the reverse pass on tensors that carry tangents differentiates the
+  gradient itself in that direction: forward-over-reverse Hessian-vector products.
+Broadcasting is undone in one place: the reverse pass in autodiff.py sums each
+input's cotangent back to the input's shape, so no rule has to.
+"""
+import weakref
+from contextlib import contextmanager
+
+import numpy
+
+from .backend import device_of, get_array_module, get_device, to_device, to_host
+
+
+class _GradMode:
+    enabled = True
+
+
+@contextmanager
+def grad_mode(enabled):
+    """Record the graph (True) or not (False) inside the block."""
+    previous, _GradMode.enabled = _GradMode.enabled, bool(enabled)
+    try:
+        yield
+    finally:
+        _GradMode.enabled = previous
+
+
+def no_grad():
+    """Compute without recording a graph (evaluation, optimizer updates)."""
+    return grad_mode(False)
+
+
+def is_grad_enabled():
+    return _GradMode.enabled
+
+
+class Function:
+    """One differentiable operation. Subclasses write three short methods:
+
+    forward(*arrays) -> array       the value, on raw arrays of module `self.xp`
+    vjp(gy) -> tuple                x̄_i = (∂y/∂x_i)ᵀ ȳ for each input, built from Tensor
+                                    ops (None where an input needs no gradient)
+    jvp(*tangents) -> array         ẏ = Σ_i (∂y/∂x_i) ẋ_i, on arrays; a tangent of None is zero
+
+    Inside the rules, `self.inputs` are the input Tensors, `self.output` the output
+    Tensor, `self.needs_input_grad` says which inputs want a gradient, and any
+    keyword given to `apply` is an attribute (axis, shape, ...).
+    """
+
+    needs_input_grad = ()
+
+    @classmethod
+    def apply(cls, *inputs, **attrs):
+        fn = cls.__new__(cls)
+        fn.__dict__.update(attrs)
+        fn.inputs = inputs = _as_tensors(inputs)
+        fn.xp = get_array_module(inputs[0].data)
+        out = Tensor(fn.forward(*[t.data for t in inputs]))
+        if _GradMode.enabled and any(t.requires_grad for t in inputs):
+            out.requires_grad = True
+            out.creator = fn
+            fn._output = weakref.ref(out)   # a strong reference would make a cycle
+        else:
+            fn._output = lambda: out
+        if any(t.tangent is not None for t in inputs):
+            tangent = fn.jvp(*[t.tangent for t in inputs])
+            if tangent.shape != out.data.shape:   # a broadcast input's tangent alone
+                tangent = fn.xp.broadcast_to(tangent, out.data.shape)
+            out.tangent = tangent
+        return out
+
+    @property
+    def output(self):
+        return self._output()
+
+    def __repr__(self):
+        return type(self).__name__
+
+
+def unwrap(value):
+    """The array inside a Tensor; anything else as it is."""
+    return value.data if isinstance(value, Tensor) else value
+
+
+def plus(*terms):
+    """Sum of the tangent terms that are present: in jvp rules None is a zero tangent."""
+    present = [t for t in terms if t is not None]
+    total = present[0]
+    for t in present[1:]:
+        total = total + t
+    return total
+
+
+def _as_tensors(values):
+    """Wrap constants (arrays, Python numbers) as Tensors on the device and dtype of the first Tensor."""
+    like = next((v for v in values if isinstance(v, Tensor)), None)
+    out = []
+    for v in values:
+        if isinstance(v, Tensor):
+            out.append(v)
+        elif like is None:
+            out.append(Tensor(v))
+        elif isinstance(v, (int, float)):
+            out.append(Tensor(like.xp.asarray(v, dtype=like.dtype)))
+        else:
+            out.append(Tensor(v))
+    return tuple(out)
+
+
+class Tensor:
+    """An array plus what autodiff needs: `requires_grad`, its `creator`, a `.grad`, a `tangent`."""
+
+    __slots__ = ("data", "requires_grad", "creator", "grad", "tangent", "__weakref__")
+    __array_ufunc__ = None   # make `ndarray + Tensor` call Tensor.__radd__ instead of NumPy
+
+    def __init__(self, data, requires_grad=False):
+        if isinstance(data, (int, float)):
+            data = numpy.asarray(data)
+        self.data = data
+        self.requires_grad = requires_grad
+        self.creator = None
+        self.grad = None
+        self.tangent = None
+
+    # --- what it is -------------------------------------------------------------------
+    shape = property(lambda self: self.data.shape)
+    dtype = property(lambda self: self.data.dtype)
+    ndim = property(lambda self: self.data.ndim)
+    size = property(lambda self: self.data.size)
+    xp = property(lambda self: get_array_module(self.data))
+
+    @property
+    def device(self):
+        return device_of(self.data)
+
+    def __len__(self):
+        return self.data.shape[0]
+
+    def __repr__(self):
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        return f"Tensor(shape={self.shape}, dtype={self.dtype}, device={self.device.name}{grad})"
+
+    # --- leaving the graph, changing place ---------------------------------------------
+    def detach(self):
+        """The same values, cut from the graph (no creator, no tangent)."""
+        return Tensor(self.data)
+
+    def numpy(self):
+        """An explicit copy on the host as a NumPy array."""
+        return to_host(self.data)
+
+    def item(self):
+        """The value of a one-element tensor as a Python number (a device-to-host copy)."""
+        return to_host(self.data).item()
+
+    def to(self, device):
+        """A copy on `device` ('cpu' or 'cuda'), cut from the graph."""
+        return Tensor(to_device(self.data, get_device(device)), self.requires_grad)
+
+    def backward(self, grad_output=None):
+        """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires a gradient.
+
+        A convenience over `minigrad.grad`, which is the one gradient path; use that
+        (with create_graph=True) for higher order, so no `.grad` ever holds a graph.
+        """
+        from .autodiff import grad, leaves
+        targets = leaves(self)
+        for leaf, g in zip(targets, grad(self, targets, grad_output)):
+            leaf.grad = g if leaf.grad is None else Tensor(leaf.grad.data + g.data)
+
+    # Arithmetic operators and the NumPy-like methods (sum, reshape, exp, ...) are bound
+    # to the ops in minigrad/ops/__init__.py, which reads as a table.
+
+
+def tensor(data, dtype=None, device="cpu", requires_grad=False):
+    """A new leaf Tensor from a number, list, NumPy array or device array, placed on `device`."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, (int, float, list, tuple)):
+        data = numpy.asarray(data)
+    data = to_device(data, device)
+    if dtype is not None:
+        data = data.astype(dtype, copy=False)
+    return Tensor(data, requires_grad)

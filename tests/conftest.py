@@ -1,0 +1,41 @@
+"""Shared fixtures: every device test runs on NumPy, on the strict CuPy stand-in, and on CUDA if present."""
+import numpy
+import pytest
+
+import minigrad
+import minigrad.testing.strict  # noqa: F401  (registers the "strict" device)
+
+
+def _cuda_available():
+    try:
+        minigrad.get_device("cuda")
+        return True
+    except minigrad.DeviceError:
+        return False
+
+
+DEVICES = [
+    "cpu",
+    "strict",
+    pytest.param("cuda", marks=[pytest.mark.gpu,
+                                pytest.mark.skipif(not _cuda_available(), reason="needs CuPy and a CUDA GPU")]),
+]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    """A device name: 'cpu' (NumPy), 'strict' (NumPy that refuses implicit host conversion) or 'cuda'."""
+    return request.param
+
+
+@pytest.fixture
+def rng():
+    return numpy.random.default_rng(1234)
+
+
+@pytest.fixture
+def randn(rng, device):
+    """randn(*shape, dtype=float64): a standard normal Tensor on the test's device."""
+    def make(*shape, dtype=numpy.float64, requires_grad=False):
+        return minigrad.tensor(rng.standard_normal(shape).astype(dtype), device=device, requires_grad=requires_grad)
+    return make
