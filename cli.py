@@ -1,6 +1,7 @@
 """Command line of skip-singularities: `python cli.py --help`."""
 import click
 
+from benchmarks.commands import bench
 from toys.commands import toy
 
 
@@ -9,6 +10,7 @@ def main():
     """Skip connections eliminate singularities: experiments on a handwritten autodiff engine."""
 
 
+main.add_command(bench)
 main.add_command(toy)
 
 

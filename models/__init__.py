@@ -1,0 +1,2 @@
+"""The paper's networks, as minigrad Modules."""
+from .mlp import MLP

@@ -1,0 +1,163 @@
+"""The graph and the one gradient path: traversal, fan-out, grad's contract, grad mode, backward()."""
+import numpy
+import pytest
+
+import minigrad as mg
+
+
+def test_deep_chain_of_3000_layers_does_not_recurse(device):
+    """A 3,000-op chain: y = x·a^3000 in small steps; traversal must be iterative and exact."""
+    x = mg.tensor(numpy.array([1.5]), device=device, requires_grad=True)
+    h = x
+    for _ in range(3000):
+        h = h * 1.0001
+    (g,) = mg.grad(h.sum(), [x])
+    assert numpy.isclose(g.item(), 1.0001 ** 3000, rtol=1e-12)
+
+
+def test_deep_residual_chain_second_order(device):
+    """3,000 residual steps h ← h + tanh(h)·c; second derivative by rev-rev equals fwd-rev."""
+    x = mg.tensor(numpy.array([0.3]), device=device, requires_grad=True)
+
+    def f():
+        h = x
+        for _ in range(3000):
+            h = h + mg.tanh(h) * 1e-3
+        return h.sum()
+    (g,) = mg.grad(f(), [x], create_graph=True)
+    (h2,) = mg.grad(g.sum(), [x])
+    (h_fwd,) = mg.hvp(f, [x], [mg.to_device(numpy.ones(1), device)])
+    assert numpy.isclose(h2.item(), h_fwd.item(), rtol=1e-10)
+
+
+def test_fan_out_accumulates(device):
+    """micrograd's counterexample: b = a + a, c = b + b, so dc/da = 4; and a node reused by many consumers."""
+    a = mg.tensor(numpy.array(2.0), device=device, requires_grad=True)
+    b = a + a
+    c = b + b
+    assert mg.grad(c, a).item() == 4.0
+    d = a * a * a + a       # a used three times in a product and once more: 3a² + 1
+    assert mg.grad(d, a).item() == 13.0
+
+
+def test_skip_connection_gradient_matches_closed_form(device):
+    """y = relu(w x) + x (a skip reusing x): dy/dx = w·[w x > 0] + 1."""
+    x = mg.tensor(numpy.array([[1.0, -2.0, 3.0]]), device=device, requires_grad=True)
+    w = mg.tensor(numpy.array([[0.5, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, -1.0]]), device=device)
+    y = mg.relu(x @ w) + x
+    (g,) = mg.grad(y.sum(), [x])
+    expected = numpy.array([[0.5 + 1, 1.0, 1.0]])   # column 2: 2·(-2) < 0 → 0; column 3: -3 < 0 → 0
+    numpy.testing.assert_allclose(g.numpy(), expected)
+
+
+def test_grad_with_respect_to_intermediate_tensors(device):
+    """Gradients with respect to activations (the paper's Figs 6 and 8 need them)."""
+    x = mg.tensor(numpy.array([1.0, 2.0]), device=device, requires_grad=True)
+    h = x * 3.0
+    y = (h * h).sum()
+    gh, gx = mg.grad(y, [h, x])
+    numpy.testing.assert_allclose(gh.numpy(), 2 * 3.0 * numpy.array([1.0, 2.0]))
+    numpy.testing.assert_allclose(gx.numpy(), 18.0 * numpy.array([1.0, 2.0]))
+
+
+def test_grad_outputs_gives_vector_jacobian_product(device):
+    x = mg.tensor(numpy.array([1.0, 2.0, 3.0]), device=device, requires_grad=True)
+    y = x * x
+    v = mg.to_device(numpy.array([1.0, -1.0, 0.5]), device)
+    (g,) = mg.grad(y, [x], grad_outputs=v)
+    numpy.testing.assert_allclose(g.numpy(), 2 * numpy.array([1.0, 2.0, 3.0]) * numpy.array([1.0, -1.0, 0.5]))
+
+
+def test_unused_input_gets_zero_and_only_requested_inputs_are_computed(device):
+    x = mg.tensor(numpy.ones(3), device=device, requires_grad=True)
+    z = mg.tensor(numpy.ones(2), device=device, requires_grad=True)
+    gz = mg.grad((x * 2.0).sum(), z)
+    numpy.testing.assert_array_equal(gz.numpy(), numpy.zeros(2))
+
+
+def test_needs_input_grad_skips_unrequested_branches():
+    """Asking only for W of a dense layer must not compute the (large) input gradient."""
+    calls = []
+    original = mg.ops.linalg.MatMul.vjp
+
+    def spy(self, gy):
+        calls.append(self.needs_input_grad)
+        return original(self, gy)
+    mg.ops.linalg.MatMul.vjp = spy
+    try:
+        x = mg.tensor(numpy.ones((4, 3)), requires_grad=True)
+        w = mg.tensor(numpy.ones((3, 2)), requires_grad=True)
+        mg.grad((x @ w).sum(), [w])
+    finally:
+        mg.ops.linalg.MatMul.vjp = original
+    assert calls == [(False, True)]
+
+
+def test_non_scalar_output_needs_grad_outputs():
+    x = mg.tensor(numpy.ones(3), requires_grad=True)
+    with pytest.raises(ValueError, match="grad_outputs"):
+        mg.grad(x * 2.0, [x])
+    with pytest.raises(ValueError, match="does not match"):
+        mg.grad(x * 2.0, [x], grad_outputs=numpy.ones(2))
+
+
+def test_create_graph_false_records_nothing_and_true_records(device):
+    x = mg.tensor(numpy.array([0.5]), device=device, requires_grad=True)
+    (g,) = mg.grad(mg.tanh(x).sum(), [x])
+    assert g.creator is None and not g.requires_grad
+    (g2,) = mg.grad(mg.tanh(x).sum(), [x], create_graph=True)
+    assert g2.creator is not None
+    (h,) = mg.grad(g2.sum(), [x])
+    t = numpy.tanh(0.5)
+    assert numpy.isclose(h.item(), -2 * t * (1 - t * t), rtol=1e-12)
+
+
+def test_third_order(device):
+    """Every rule is written in engine ops, so differentiation nests to any order: d³/dx³ sin-free check on x⁴."""
+    x = mg.tensor(numpy.array(1.5), device=device, requires_grad=True)
+    g1 = mg.grad(x ** 4, x, create_graph=True)
+    g2 = mg.grad(g1, x, create_graph=True)
+    g3 = mg.grad(g2, x)
+    assert numpy.isclose(g3.item(), 24 * 1.5)
+
+
+def test_no_grad_records_no_graph(device):
+    x = mg.tensor(numpy.ones(2), device=device, requires_grad=True)
+    with mg.no_grad():
+        y = x * 2.0
+    assert y.creator is None and not y.requires_grad
+    assert mg.is_grad_enabled()
+
+
+def test_backward_accumulates_into_leaves_only(device):
+    x = mg.tensor(numpy.array([1.0, 2.0]), device=device, requires_grad=True)
+    w = mg.tensor(numpy.array([3.0, 4.0]), device=device, requires_grad=True)
+    h = x * w
+    (h * h).sum().backward()
+    numpy.testing.assert_allclose(x.grad.numpy(), 2 * numpy.array([3.0, 8.0]) * numpy.array([3.0, 4.0]))
+    assert h.grad is None
+    (x * w).sum().backward()          # a second backward adds, as in PyTorch
+    numpy.testing.assert_allclose(x.grad.numpy(), 2 * numpy.array([3.0, 8.0]) * numpy.array([3.0, 4.0]) + [3.0, 4.0])
+    assert x.grad.creator is None     # .grad never holds a graph
+
+
+def test_graph_is_freed_when_the_loss_is_dropped():
+    """Ops hold their outputs weakly, so a dropped loss frees the whole graph without the cycle collector."""
+    import gc
+    import weakref
+    gc.disable()
+    try:
+        x = mg.tensor(numpy.ones(4), requires_grad=True)
+        loss = mg.exp(x).sum()
+        probe = weakref.ref(loss.creator.inputs[0])    # the exp output
+        del loss
+        assert probe() is None
+    finally:
+        gc.enable()
+
+
+def test_float32_stays_float32_through_gradients(device):
+    x = mg.tensor(numpy.ones((3, 2), numpy.float32), device=device, requires_grad=True)
+    loss = (mg.tanh(x * 0.5 + 1.0) / 3.0).mean()
+    (g,) = mg.grad(loss, [x])
+    assert loss.dtype == numpy.float32 and g.dtype == numpy.float32
