@@ -11,6 +11,8 @@ plain and identity-residual (models/mlp.py), synthetic data of CIFAR shape.
 
 Times are medians over repeats after a warm-up, in milliseconds, on whatever
 this machine is; the GEMM rate of the same machine is printed for context.
+Each workload is timed for minigrad and then PyTorch before the next one
+starts, so slow drifts in machine speed hit both alike.
 Run: python cli.py bench  (or python -m benchmarks.engine)
 """
 import json
@@ -31,23 +33,12 @@ INPUTS, WIDTH, DEPTH, CLASSES = 3072, 128, 30, 20
 BATCH_TRAIN, BATCH_HVP = 500, 1024
 
 
-def median_ms(fn, repeats, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
-
-
 def gemm_rate(dtype, repeats):
     """GFLOP/s of this machine's NumPy GEMM at the first layer's shape (1024 x 3072 x 128)."""
     rng = numpy.random.default_rng(0)
     a = rng.standard_normal((BATCH_HVP, INPUTS)).astype(dtype)
     b = rng.standard_normal((INPUTS, WIDTH)).astype(dtype)
-    ms = median_ms(lambda: a @ b, repeats)
+    ms = time_cases({"numpy": {"gemm": lambda: a @ b}}, repeats)["numpy"]["gemm"]
     return 2 * BATCH_HVP * INPUTS * WIDTH / (ms * 1e-3) / 1e9
 
 
@@ -58,89 +49,113 @@ def synthetic(batch, dtype, seed):
     return x, y
 
 
-def minigrad_workloads(skip, repeats, device="cpu"):
-    """{workload name: median ms} for minigrad."""
-    out = {}
+def minigrad_cases(skip, device="cpu"):
+    """{workload name: a function running it once} for minigrad."""
+    cases = {}
     model = MLP(INPUTS, WIDTH, DEPTH, CLASSES, skip=skip, rng=0, dtype=numpy.float32).to(device)
-    x, y = synthetic(BATCH_TRAIN, numpy.float32, 1)
-    x, y = mg.to_device(x, device), mg.to_device(y, device)
+    x, y = (mg.to_device(a, device) for a in synthetic(BATCH_TRAIN, numpy.float32, 1))
     opt = mg.optim.Adam(model.parameters(), lr=5e-4)
 
-    def train_step():
-        loss = F.cross_entropy(model(mg.Tensor(x)), y)
+    def train_step(model=model, x=mg.Tensor(x), y=y, opt=opt):
+        loss = F.cross_entropy(model(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    out["W1 Adam step b500 fp32"] = median_ms(train_step, repeats)
+    cases["W1 Adam step b500 fp32"] = train_step
 
     for dtype, tag in ((numpy.float64, "fp64"), (numpy.float32, "fp32")):
         model = MLP(INPUTS, WIDTH, DEPTH, CLASSES, skip=skip, rng=0, dtype=dtype).to(device)
         params = model.parameters()
-        xh, yh = synthetic(BATCH_HVP, dtype, 2)
-        xh, yh = mg.Tensor(mg.to_device(xh, device)), mg.to_device(yh, device)
-        vs = [mg.to_device(numpy.random.default_rng(3).standard_normal(p.shape).astype(dtype), device) for p in params]
+        x, y = (mg.to_device(a, device) for a in synthetic(BATCH_HVP, dtype, 2))
+        vs = [mg.to_device(a, device) for a in directions(params, dtype)]
 
-        def loss_fn():
-            return F.cross_entropy(model(xh), yh)
-        out[f"W2 gradient b1024 {tag}"] = median_ms(lambda: mg.grad(loss_fn(), params), repeats)
+        def loss_fn(model=model, x=mg.Tensor(x), y=y):
+            return F.cross_entropy(model(x), y)
+        cases[f"W2 gradient b1024 {tag}"] = lambda f=loss_fn, p=params: mg.grad(f(), p)
         for method in mg.hvp_methods:
-            out[f"W2 HVP {method} b1024 {tag}"] = median_ms(lambda: mg.hvp(loss_fn, params, vs, method), repeats)
-    return out
+            cases[f"W2 HVP {method} b1024 {tag}"] = lambda f=loss_fn, p=params, v=vs, m=method: mg.hvp(f, p, v, m)
+    return cases
 
 
-def torch_workloads(skip, repeats):
-    """The same workloads in PyTorch eager (CPU), from the same initial weights; None without PyTorch."""
+def directions(params, dtype):
+    rng = numpy.random.default_rng(3)
+    return [rng.standard_normal(tuple(p.shape)).astype(dtype) for p in params]
+
+
+def torch_cases(skip):
+    """The same workloads in PyTorch eager (CPU), from the same initial weights; {} without PyTorch."""
     try:
         import torch
     except ImportError:
-        return None
-    out = {}
+        return {}
+    cases = {}
 
     def build(dtype):
         state = MLP(INPUTS, WIDTH, DEPTH, CLASSES, skip=skip, rng=0, dtype=dtype).state_dict()
         layers = [torch.nn.Linear(a, b) for a, b in zip([INPUTS] + [WIDTH] * DEPTH, [WIDTH] * DEPTH)]
-        head = torch.nn.Linear(WIDTH, CLASSES)
-        for i, layer in enumerate(layers + [head]):
+        layers.append(torch.nn.Linear(WIDTH, CLASSES))
+        for i, layer in enumerate(layers):
             prefix = f"hidden.{i}." if i < DEPTH else "output."
             layer.weight.data = torch.from_numpy(state[prefix + "weight"].copy())
             layer.bias.data = torch.from_numpy(state[prefix + "bias"].copy())
-        params = [p for layer in layers + [head] for p in layer.parameters()]
+        params = [p for layer in layers for p in layer.parameters()]
 
         def forward(x):
-            for l, layer in enumerate(layers):
+            for l, layer in enumerate(layers[:-1]):
                 h = torch.relu(layer(x))
                 x = h + x if skip == "residual" and l > 0 else h
-            return head(x)
+            return layers[-1](x)
         return forward, params
 
     forward, params = build(numpy.float32)
     x, y = (torch.from_numpy(a) for a in synthetic(BATCH_TRAIN, numpy.float32, 1))
     opt = torch.optim.Adam(params, lr=5e-4)
 
-    def train_step():
+    def train_step(forward=forward, x=x, y=y, opt=opt):
         loss = torch.nn.functional.cross_entropy(forward(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    out["W1 Adam step b500 fp32"] = median_ms(train_step, repeats)
+    cases["W1 Adam step b500 fp32"] = train_step
 
     for dtype, tag in ((numpy.float64, "fp64"), (numpy.float32, "fp32")):
         forward, params = build(dtype)
         x, y = (torch.from_numpy(a) for a in synthetic(BATCH_HVP, dtype, 2))
-        vs = [torch.from_numpy(numpy.random.default_rng(3).standard_normal(tuple(p.shape)).astype(dtype))
-              for p in params]
+        vs = [torch.from_numpy(v) for v in directions(params, dtype)]
 
-        def gradient():
+        def gradient(forward=forward, params=params, x=x, y=y):
             return torch.autograd.grad(torch.nn.functional.cross_entropy(forward(x), y), params)
 
-        def double_backward():
+        def double_backward(forward=forward, params=params, x=x, y=y, vs=vs):
             g = torch.autograd.grad(torch.nn.functional.cross_entropy(forward(x), y), params, create_graph=True)
             return torch.autograd.grad(g, params, vs)
-        out[f"W2 gradient b1024 {tag}"] = median_ms(gradient, repeats)
-        out[f"W2 HVP double-backward b1024 {tag}"] = median_ms(double_backward, repeats)
-    out["version"] = torch.__version__
-    out["threads"] = torch.get_num_threads()
-    return out
+        cases[f"W2 gradient b1024 {tag}"] = gradient
+        cases[f"W2 HVP double-backward b1024 {tag}"] = double_backward
+    return cases
+
+
+def time_cases(groups, repeats, warmup=2):
+    """Median ms of every case, one workload at a time, each engine timed in its own block.
+
+    Each workload is timed for every engine before the next workload starts, so a
+    slow drift of machine speed hits all engines alike. Calls are not alternated one
+    by one: OpenBLAS and PyTorch's OpenMP threads keep spinning after a call, and
+    alternating them makes each wait for the other's threads on 2 cores.
+    """
+    names = list(dict.fromkeys(name for cases in groups.values() for name in cases))
+    times = {who: {} for who in groups}
+    for name in names:
+        for who, cases in groups.items():
+            if name in cases:
+                for _ in range(warmup):
+                    cases[name]()
+                samples = []
+                for _ in range(repeats):
+                    start = time.perf_counter()
+                    cases[name]()
+                    samples.append(time.perf_counter() - start)
+                times[who][name] = 1e3 * statistics.median(samples)
+    return times
 
 
 def write_json(path, payload):
@@ -155,19 +170,20 @@ def write_json(path, payload):
 
 def run(repeats=10, skips=("plain", "residual"), torch=True, device="cpu", progress=None):
     tune_allocator()
-    result = {"machine": {"platform": platform.platform(), "processor": platform.processor(),
-                          "cpus": os.cpu_count(), "numpy": numpy.__version__,
+    result = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "numpy": numpy.__version__,
                           "gemm_gflops_fp32": gemm_rate(numpy.float32, repeats),
                           "gemm_gflops_fp64": gemm_rate(numpy.float64, repeats)},
               "device": device, "repeats": repeats, "minigrad": {}, "torch": {}}
     for skip in skips:
         if progress:
-            progress(f"minigrad {skip}")
-        result["minigrad"][skip] = minigrad_workloads(skip, repeats, device)
-        if torch:
-            if progress:
-                progress(f"PyTorch {skip}")
-            result["torch"][skip] = torch_workloads(skip, repeats)
+            progress(skip)
+        groups = {"minigrad": minigrad_cases(skip, device), "torch": torch_cases(skip) if torch else {}}
+        timed = time_cases(groups, repeats)
+        result["minigrad"][skip] = timed["minigrad"]
+        result["torch"][skip] = timed["torch"]
+    if torch and any(result["torch"].values()):
+        import torch as _torch
+        result["machine"].update(torch=_torch.__version__, torch_threads=_torch.get_num_threads())
     return result
 
 

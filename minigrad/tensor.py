@@ -64,17 +64,27 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **attrs):
         fn = cls.__new__(cls)
-        fn.__dict__.update(attrs)
-        fn.inputs = inputs = _as_tensors(inputs)
-        fn.xp = get_array_module(inputs[0].data)
-        out = Tensor(fn.forward(*[t.data for t in inputs]))
-        if _GradMode.enabled and any(t.requires_grad for t in inputs):
+        if attrs:
+            fn.__dict__.update(attrs)
+        for t in inputs:
+            if not isinstance(t, Tensor):
+                inputs = _as_tensors(inputs)
+                break
+        fn.inputs = inputs
+        arrays, record, forward_mode = [], False, False
+        for t in inputs:            # one pass instead of three: this runs for every op
+            arrays.append(t.data)
+            record = record or t.requires_grad
+            forward_mode = forward_mode or t.tangent is not None
+        fn.xp = get_array_module(arrays[0])
+        out = Tensor(fn.forward(*arrays))
+        if record and _GradMode.enabled:
             out.requires_grad = True
             out.creator = fn
             fn._output = weakref.ref(out)   # a strong reference would make a cycle
         else:
             fn._output = lambda: out
-        if any(t.tangent is not None for t in inputs):
+        if forward_mode:
             tangent = fn.jvp(*[t.tangent for t in inputs])
             if tangent.shape != out.data.shape:   # a broadcast input's tangent alone
                 tangent = fn.xp.broadcast_to(tangent, out.data.shape)
@@ -105,18 +115,16 @@ def plus(*terms):
 
 def _as_tensors(values):
     """Wrap constants (arrays, Python numbers) as Tensors on the device and dtype of the first Tensor."""
-    like = next((v for v in values if isinstance(v, Tensor)), None)
-    out = []
+    like = None
     for v in values:
         if isinstance(v, Tensor):
-            out.append(v)
-        elif like is None:
-            out.append(Tensor(v))
-        elif isinstance(v, (int, float)):
-            out.append(Tensor(like.xp.asarray(v, dtype=like.dtype)))
-        else:
-            out.append(Tensor(v))
-    return tuple(out)
+            like = v
+            break
+    else:
+        return tuple(Tensor(v) for v in values)
+    return tuple(v if isinstance(v, Tensor) else
+                 Tensor(like.xp.asarray(v, dtype=like.dtype) if isinstance(v, (int, float)) else v)
+                 for v in values)
 
 
 class Tensor:
