@@ -134,7 +134,7 @@ class Tensor:
     __array_ufunc__ = None   # make `ndarray + Tensor` call Tensor.__radd__ instead of NumPy
 
     def __init__(self, data, requires_grad=False):
-        if isinstance(data, (int, float)):
+        if isinstance(data, (int, float, numpy.generic)):   # NumPy reductions return scalars
             data = numpy.asarray(data)
         self.data = data
         self.requires_grad = requires_grad
@@ -192,13 +192,16 @@ class Tensor:
     # to the ops in minigrad/ops/__init__.py, which reads as a table.
 
 
-def tensor(data, dtype=None, device="cpu", requires_grad=False):
-    """A new leaf Tensor from a number, list, NumPy array or device array, placed on `device`."""
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    """A new leaf Tensor from a number, list or array, on `device` (default: where the data is, else cpu)."""
     if isinstance(data, Tensor):
         data = data.data
     if isinstance(data, (int, float, list, tuple)):
         data = numpy.asarray(data)
-    data = to_device(data, device)
+    if device is not None:
+        data = to_device(data, device)
+    else:
+        get_array_module(data)   # a clear error for arrays minigrad cannot place
     if dtype is not None:
         data = data.astype(dtype, copy=False)
     return Tensor(data, requires_grad)

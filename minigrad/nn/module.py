@@ -4,6 +4,8 @@ Parameters are Tensors that require gradients; buffers are plain arrays that
 belong to the model but are not trained (batch norm's running statistics). A
 module finds its parts by looking at its attributes, in the order they were set,
 including lists of modules, so `named_parameters` needs no registration calls.
+Parameters must be attributes of a module: a Parameter inside a plain list or
+dict attribute is not found (wrap it in a small Module instead).
 """
 import numpy
 
@@ -40,12 +42,15 @@ class Module:
                     if isinstance(item, Module):
                         yield f"{name}.{i}", item
 
-    def named_parameters(self, prefix=""):
+    def named_parameters(self, prefix="", _seen=None):
+        """(dotted name, Parameter) pairs; a parameter shared by several modules is listed once."""
+        seen = set() if _seen is None else _seen
         for name, value in vars(self).items():
-            if isinstance(value, Parameter):
+            if isinstance(value, Parameter) and id(value) not in seen:
+                seen.add(id(value))
                 yield prefix + name, value
         for name, child in self.named_children():
-            yield from child.named_parameters(f"{prefix}{name}.")
+            yield from child.named_parameters(f"{prefix}{name}.", seen)
 
     def parameters(self):
         return [p for _, p in self.named_parameters()]
@@ -99,6 +104,8 @@ class Module:
             for value in vars(m).values():
                 if isinstance(value, Parameter):
                     value.data = to_device(value.data, device)
+                    if value.grad is not None:
+                        value.grad = Tensor(to_device(value.grad.data, device))
             for name in m.buffer_names:
                 setattr(m, name, to_device(getattr(m, name), device))
         return self

@@ -39,7 +39,7 @@ class Sum(Function):
         return (broadcast_to(gy.reshape(_kept_shape(x.shape, self.axes)), x.shape),)
 
     def jvp(self, tx):
-        return tx.sum(axis=self.axes, keepdims=self.keepdims)
+        return self.xp.asarray(tx.sum(axis=self.axes, keepdims=self.keepdims))
 
 
 class SumTo(Function):
@@ -87,7 +87,7 @@ class Max(Function):
         return (broadcast_to(gy.reshape(_kept_shape(x.shape, self.axes)), x.shape) * self._weights(),)
 
     def jvp(self, tx):
-        return (tx * self._weights()).sum(axis=self.axes, keepdims=self.keepdims)
+        return self.xp.asarray((tx * self._weights()).sum(axis=self.axes, keepdims=self.keepdims))
 
 
 def sum(x, axis=None, keepdims=False):

@@ -5,6 +5,7 @@ For p = softmax(z), ∂p_i/∂z_j = p_i (δ_ij - p_j), a symmetric matrix, so
 The cross-entropy of one example with label c is ℓ = logsumexp(z) - z_c, whose
 gradient is the famous p - onehot(c).
 """
+from ..backend import device_of, to_device
 from ..tensor import Function, unwrap
 from .reduce import sum
 
@@ -52,7 +53,7 @@ class SoftmaxCrossEntropy(Function):
         z = self.inputs[0].data
         e = self.xp.exp(z - z.max(axis=1, keepdims=True))
         residual = e / e.sum(axis=1, keepdims=True) - self._onehot()
-        return (residual * tz).sum() / z.shape[0]
+        return self.xp.asarray((residual * tz).sum() / z.shape[0])
 
 
 def softmax(z, axis=-1):
@@ -61,7 +62,9 @@ def softmax(z, axis=-1):
 
 def softmax_cross_entropy(logits, labels):
     """Mean cross-entropy of softmax(logits) against integer class labels (an array on the same device)."""
-    labels = unwrap(labels)
+    labels = to_device(unwrap(labels), device_of(logits.data))   # host labels are fine: copied once
     if logits.ndim != 2 or labels.shape != (logits.shape[0],):
         raise ValueError(f"cross-entropy expects logits (N, C) and labels (N,); got {logits.shape} and {labels.shape}")
+    if labels.dtype.kind not in "iu":
+        raise ValueError(f"cross-entropy expects integer class labels, got dtype {labels.dtype}")
     return SoftmaxCrossEntropy.apply(logits, labels=labels)

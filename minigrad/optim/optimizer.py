@@ -13,7 +13,8 @@ class Optimizer:
         if not self.params:
             raise ValueError("the optimizer got no parameters")
         self.hyper = hyper
-        self.state = [{} for _ in self.params]
+        self.state = [{} for _ in self.params]   # arrays only, e.g. Adam's moments
+        self.counts = [0] * len(self.params)     # updates each parameter has had (a late starter counts from 0)
         self.steps = 0
 
     def zero_grad(self):
@@ -22,19 +23,26 @@ class Optimizer:
 
     def step(self):
         self.steps += 1
-        for p, state in zip(self.params, self.state):
+        for i, (p, state) in enumerate(zip(self.params, self.state)):
             if p.grad is not None:
-                self.update(p.data, p.grad.data, state)
+                self.counts[i] += 1
+                self.update(p.data, p.grad.data, state, self.counts[i])
 
-    def update(self, param, grad, state):
+    def update(self, param, grad, state, t):
+        """Change `param` in place; `t` counts this parameter's updates, this one included."""
         raise NotImplementedError
 
     def state_dict(self):
-        return {"steps": self.steps, "hyper": dict(self.hyper),
-                "state": [{k: to_host(v).copy() for k, v in s.items()} for s in self.state]}
+        return {"steps": self.steps, "counts": list(self.counts), "hyper": dict(self.hyper),
+                "state": [{k: _copy_to(v, "cpu") for k, v in s.items()} for s in self.state]}
 
     def load_state_dict(self, saved):
         if len(saved["state"]) != len(self.params):
             raise ValueError("optimizer state was saved for a different number of parameters")
-        self.steps, self.hyper = saved["steps"], dict(saved["hyper"])
-        self.state = [{k: to_device(v, p.device) for k, v in s.items()} for s, p in zip(saved["state"], self.params)]
+        self.steps, self.counts, self.hyper = saved["steps"], list(saved["counts"]), dict(saved["hyper"])
+        self.state = [{k: _copy_to(v, p.device) for k, v in s.items()} for s, p in zip(saved["state"], self.params)]
+
+
+def _copy_to(array, device):
+    """A private copy on `device`: saved and live state never alias."""
+    return to_device(to_host(array).copy(), device)

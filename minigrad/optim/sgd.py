@@ -9,7 +9,7 @@ class SGD(Optimizer):
     def __init__(self, params, lr, momentum=0.0, weight_decay=0.0):
         super().__init__(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
 
-    def update(self, param, grad, state):
+    def update(self, param, grad, state, t):
         lr, mu, wd = self.hyper["lr"], self.hyper["momentum"], self.hyper["weight_decay"]
         if wd:
             grad = grad + wd * param
