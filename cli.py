@@ -3,6 +3,7 @@ import click
 
 from benchmarks.commands import bench
 from toys.commands import toy
+from training.commands import train
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -12,6 +13,7 @@ def main():
 
 main.add_command(bench)
 main.add_command(toy)
+main.add_command(train)
 
 
 if __name__ == "__main__":

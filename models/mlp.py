@@ -1,29 +1,218 @@
-"""Fully connected ReLU networks of PAPER.md §2.3: plain and identity-residual.
+"""Fully connected ReLU networks of PAPER.md §2.3: every variant from one constructor.
 
-    plain:     x_{l+1} = f(W_l x_l + b_{l+1})                 l = 0 .. L-1
-    residual:  x_1 = f(W_0 x_0 + b_1),  x_{l+1} = f(W_l x_l + b_{l+1}) + x_l   l = 1 .. L-1
+With f = ReLU, L = depth hidden layers of `width` units, x_0 the input:
 
-with f = ReLU, the skip added after the ReLU and no skip from the input layer;
-a linear softmax layer reads x_L. Weights Glorot normal, biases zero.
+    plain      x_{l+1} = f(W_l x_l + b_{l+1})                                    l = 0 .. L-1
+    residual   x_1 = f(W_0 x_0 + b_1),  x_{l+1} = f(W_l x_l + b_{l+1}) + Q x_l        l = 1 .. L-1
+    hyperres   x_1 = f(W_0 x_0 + b_1),  x_2 = f(W_1 x_1 + b_2) + x_1,
+               x_{l+1} = f(W_l x_l + b_{l+1}) + x_l + Σ_{k=1}^{l-1} Q_k x_k          l = 2 .. L-1
+
+The skip is added after the ReLU, there is none from the input layer, and a
+linear softmax layer reads x_L. Q is the identity unless `skip_matrix` names
+another fixed matrix (models/skips.py). Fixed matrices are buffers, not
+parameters, so all variants have the same parameter count (709,652 for 20×128
+on 3072 inputs with 20 classes; 874,772 for 30 layers).
+
+Choices where the paper is silent (PAPER.md §6):
+* residual with a non-identity Q: one Q shared by all L-1 skips by default
+  (`skip_shared=True`); `skip_shared=False` draws one per skip. Shared keeps the
+  skip path's product Q^(L-1) = T O^(L-1) T⁻¹ bounded for the β matrices, which is
+  the paper's argument that gradients do not vanish there.
+* hyperres: one fixed Q_k per source layer k = 1 .. L-2, independent draws, the
+  same Q_k for every target layer. This lets the forward keep a running sum
+  Σ_k Q_k x_k (one product per layer, not L²/2). Default type "four copies of
+  width/4 orthonormal vectors" (`k{width//4}`), which is the paper's "32" at width 128.
+* malicious init: W_l ← Glorot − I on the square hidden-to-hidden weights
+  l = 1 .. L-1 only; W_0 (width × inputs) is left alone. Only for the identity
+  residual net, the skip it is meant to cancel.
+* batch norm (`bn_layer = m`, 1-based): one BatchNorm1d on the pre-activation of
+  hidden layer m, before its ReLU: x_m = f(BN(W x_{m-1} + b_m)) (+ skips). It adds
+  2·width parameters (γ, β); train/eval follow model.train()/model.eval(). The
+  linear bias b_m of that layer is cancelled by the normalisation; a BiasReg
+  penalty still pulls it to its target (harmless, it has no data gradient).
+* random draws come from one generator in this order: hidden weights, output
+  weight (as before, so plain and residual nets of one seed have identical
+  weights), then skip matrices, then hyperres Q_k, then bias targets.
+
+`forward(x, record=list)` appends, per hidden layer, {"pre": input of the ReLU,
+"relu": f(pre), "out": x_{l+1}} (Tensors on the graph), for per-layer meters and
+gradients with respect to layer activities.
 """
+import numbers
+
 import numpy
 
-from minigrad import nn, relu
+from minigrad import concatenate, linear, nn, relu
+from minigrad.ops import sum as _sum
+
+from . import skips
+from .objective import DEFAULT_BIAS_LAMBDA, resolve_bias_reg
+
+SKIPS = ("plain", "residual", "hyperres")
+INITS = ("glorot_normal", "malicious")
+
+
+class Fixed(nn.Module):
+    """y = M x for a fixed matrix M (a buffer, not a parameter): applied to rows, y = x Mᵀ."""
+
+    buffer_names = ("matrix",)
+
+    def __init__(self, matrix):
+        self.matrix = matrix
+
+    def forward(self, x):
+        return linear(x, self.matrix)
+
+    def extra_repr(self):
+        return f"{self.matrix.shape[1]}, {self.matrix.shape[0]}, fixed"
+
+
+def _int(value, name, minimum):
+    if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}.")
+    return int(value)
 
 
 class MLP(nn.Module):
+    """A fully connected ReLU net; all of the paper's variants differ only in arguments.
+
+    inputs, width, depth, classes   sizes: x_0 dimension, units per hidden layer, hidden layers, outputs
+    skip          'plain' | 'residual' | 'hyperres'
+    skip_matrix   Q of the residual skip: None (= 'identity' for residual/hyperres), 'identity',
+                  'ortho', 'k<N>', 'beta<value>' (models/skips.py); must be None for plain and
+                  'identity' for hyperres
+    skip_shared   True: one Q for all skips; False: an independent Q per skip (residual, random Q only)
+    hyper_matrix  the type of the hyperres Q_k (default 'k{width//4}', the paper's '32' at width 128)
+    init          'glorot_normal' (biases 0) | 'malicious' (residual: Glorot − I on square layers)
+    bias_reg      None | 'cifar10' | 'cifar100' | 'l2' | (mu, sigma): BiasReg targets b* ~ N(mu, sigma)
+    bias_lambda   penalty strength λ (default 1e-3 when bias_reg is set; see models/objective.py)
+    bn_layer      None | m in 1..depth: batch norm on the pre-activation of hidden layer m
+    rng           a seed (int) or a numpy.random.Generator; the config records the seed when it is an int
+    dtype         float32 or float64 (parameters and buffers)
+    """
+
     def __init__(self, inputs=3072, width=128, depth=30, classes=20, skip="plain", rng=None,
-                 dtype=numpy.float32):
-        if skip not in ("plain", "residual"):
-            raise ValueError(f"unknown skip type {skip!r}; choose plain or residual")
+                 dtype=numpy.float32, *, skip_matrix=None, skip_shared=True, hyper_matrix=None,
+                 init="glorot_normal", bias_reg=None, bias_lambda=None, bn_layer=None):
+        inputs, width = _int(inputs, "inputs", 1), _int(width, "width", 1)
+        depth, classes = _int(depth, "depth", 1), _int(classes, "classes", 1)
+        if skip not in SKIPS:
+            raise ValueError(f"unknown skip type {skip!r}; choose one of: {', '.join(SKIPS)}.")
+        if skip == "residual" and depth < 2:
+            raise ValueError(f"a residual net needs depth >= 2 (there is no skip from the input layer); got depth {depth}.")
+        if skip == "hyperres" and depth < 3:
+            raise ValueError(f"a hyper-residual net needs depth >= 3 (its fixed skips come from layers two or more back); "
+                             f"got depth {depth}.")
+        if skip == "plain" and skip_matrix is not None:
+            raise ValueError(f"a plain net has no skip connections, so skip_matrix must be None; got {skip_matrix!r}.")
+        if skip != "plain":
+            skip_matrix = "identity" if skip_matrix is None else skip_matrix
+            skip_matrix = skips.canonical(skip_matrix, width)
+        if skip == "hyperres" and skip_matrix != "identity":
+            raise ValueError(f"the hyper-residual skip from the previous layer is always the identity, "
+                             f"so skip_matrix must be None or 'identity'; got {skip_matrix!r}.")
+        if skip_shared not in (True, False):
+            raise ValueError(f"skip_shared must be True or False; got {skip_shared!r}.")
+        if not skip_shared and (skip != "residual" or skip_matrix == "identity"):
+            raise ValueError("skip_shared=False (an independent Q per skip) needs skip='residual' with a random "
+                             f"skip_matrix (ortho, k<N> or beta<value>); got skip={skip!r}, skip_matrix={skip_matrix!r}.")
+        if skip != "hyperres" and hyper_matrix is not None:
+            raise ValueError(f"hyper_matrix applies only to skip='hyperres', so it must be None for skip={skip!r}; "
+                             f"got {hyper_matrix!r}.")
+        if skip == "hyperres":
+            if hyper_matrix is None:
+                if width % 4:
+                    raise ValueError(f"the default hyper_matrix (four copies of width/4 orthonormal vectors) needs a "
+                                     f"width divisible by 4; got width {width}, so name one of: {skips.choices(width)}.")
+                hyper_matrix = f"k{width // 4}"
+            hyper_matrix = skips.canonical(hyper_matrix, width, "hyper_matrix")
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}; choose one of: {', '.join(INITS)}.")
+        if init == "malicious" and (skip != "residual" or skip_matrix != "identity"):
+            raise ValueError("malicious init subtracts I to cancel the identity skip, so it needs skip='residual' "
+                             f"with skip_matrix 'identity'; got skip={skip!r}, skip_matrix={skip_matrix!r}.")
+        targets = resolve_bias_reg(bias_reg)
+        if targets is None and bias_lambda is not None:
+            raise ValueError(f"bias_lambda needs a bias_reg (cifar10, cifar100, l2 or (mu, sigma)); "
+                             f"got bias_lambda={bias_lambda!r} with bias_reg=None.")
+        if targets is not None:
+            bias_lambda = DEFAULT_BIAS_LAMBDA if bias_lambda is None else bias_lambda
+            if isinstance(bias_lambda, bool) or not isinstance(bias_lambda, numbers.Real) or not 0 <= bias_lambda < float("inf"):
+                raise ValueError(f"bias_lambda must be a finite number >= 0; got {bias_lambda!r}.")
+            bias_lambda = float(bias_lambda)
+        if bn_layer is not None and (isinstance(bn_layer, bool) or not isinstance(bn_layer, (int, numpy.integer))
+                                     or not 1 <= bn_layer <= depth):
+            raise ValueError(f"bn_layer must be None or a hidden layer number from 1 to {depth}; got {bn_layer!r}.")
+        try:
+            dtype = numpy.dtype(dtype)
+        except TypeError:
+            dtype = None
+        if dtype is None or dtype.name not in ("float32", "float64"):
+            raise ValueError("dtype must be float32 or float64.")
+
+        seed = int(rng) if isinstance(rng, (int, numpy.integer)) and not isinstance(rng, bool) else None
         rng = numpy.random.default_rng(rng)
         sizes = [inputs] + [width] * depth
         self.hidden = [nn.Linear(a, b, rng=rng, dtype=dtype) for a, b in zip(sizes, sizes[1:])]
         self.output = nn.Linear(width, classes, rng=rng, dtype=dtype)
+        if init == "malicious":
+            for layer in self.hidden[1:]:
+                layer.weight.data -= numpy.eye(width, dtype=dtype)
         self.skip = skip
+        self.skip_q = []            # Q of the residual skip: one (shared) or depth-1 (per skip); empty for identity
+        if skip == "residual" and skip_matrix != "identity":
+            self.skip_q = [Fixed(skips.make(skip_matrix, width, rng, dtype)) for _ in range(1 if skip_shared else depth - 1)]
+        self.hyper_q = []           # hyper_q[k-1] is Q_k, k = 1 .. depth-2
+        if skip == "hyperres":
+            self.hyper_q = [Fixed(skips.make(hyper_matrix, width, rng, dtype)) for _ in range(depth - 2)]
+        self.bias_targets = None    # (depth, width) buffer when BiasReg is on
+        self.bias_lambda = bias_lambda
+        if targets is not None:
+            mu, sigma = targets
+            self.bias_targets = (mu + sigma * rng.standard_normal((depth, width))).astype(dtype)
+            self.buffer_names = ("bias_targets",)
+        self.bn = nn.BatchNorm1d(width, dtype=dtype) if bn_layer is not None else None
+        self._bn_index = -1 if bn_layer is None else bn_layer - 1
+        self.config = {"arch": "mlp", "inputs": inputs, "width": width, "depth": depth, "classes": classes,
+                       "skip": skip, "skip_matrix": skip_matrix, "skip_shared": bool(skip_shared),
+                       "hyper_matrix": hyper_matrix, "init": init,
+                       "bias_reg": None if targets is None else list(targets), "bias_lambda": bias_lambda,
+                       "bn_layer": None if bn_layer is None else int(bn_layer), "seed": seed, "dtype": dtype.name}
 
-    def forward(self, x):
+    def forward(self, x, record=None):
+        """Logits (N, classes) for x (N, inputs); with record=list, one dict per hidden layer is appended:
+        {"pre": the ReLU's input (after batch norm on the bn layer), "relu": f(pre), "out": x_{l+1}}."""
+        skip, skip_q, hyper_q, bn_index = self.skip, self.skip_q, self.hyper_q, self._bn_index
+        residual = skip != "plain"
+        shared = len(skip_q) == 1
+        prev = acc = None
         for l, layer in enumerate(self.hidden):
-            h = relu(layer(x))
-            x = h + x if self.skip == "residual" and l > 0 else h
+            z = layer(x)
+            if l == bn_index:
+                z = self.bn(z)
+            h = relu(z)
+            if l == 0 or not residual:
+                out = h
+            else:
+                out = h + (x if not skip_q else skip_q[0 if shared else l - 1](x))
+                if l >= 2 and skip == "hyperres":
+                    term = hyper_q[l - 2](prev)           # Q_{l-1} x_{l-1}, added to the running sum
+                    acc = term if acc is None else acc + term
+                    out = out + acc
+            if record is not None:
+                record.append({"pre": z, "relu": h, "out": out})
+            prev, x = x, out
         return self.output(x)
+
+    def penalty(self):
+        """λ Σ_l Σ_i (b_li - b*_li)² over all hidden biases as a scalar Tensor on the graph; None without BiasReg."""
+        if self.bias_targets is None:
+            return None
+        biases = concatenate([layer.bias for layer in self.hidden])
+        diff = biases - self.bias_targets.reshape(-1)
+        return _sum(diff * diff) * self.bias_lambda
+
+    def extra_repr(self):
+        c = self.config
+        return ", ".join(f"{k}={c[k]!r}" for k in ("skip", "skip_matrix", "hyper_matrix", "init", "bias_reg", "bn_layer")
+                         if c[k] is not None and not (k == "init" and c[k] == "glorot_normal"))

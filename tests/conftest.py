@@ -1,9 +1,15 @@
 """Shared fixtures: every device test runs on NumPy, on the strict CuPy stand-in, and on CUDA if present."""
-import numpy
-import pytest
+import os
 
-import minigrad
-import minigrad.testing.strict  # noqa: F401  (registers the "strict" device)
+# The tests use small arrays, for which BLAS threads cost more than they give (about 10x on a
+# loaded 2-core machine). Set before NumPy loads OpenBLAS; an explicit setting wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy  # noqa: E402
+import pytest  # noqa: E402
+
+import minigrad  # noqa: E402
+import minigrad.testing.strict  # noqa: F401,E402  (registers the "strict" device)
 
 
 def _cuda_available():

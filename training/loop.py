@@ -1,0 +1,203 @@
+"""One training loop for every experiment: Adam on minibatches, a run folder, resumable.
+
+The paper trains with Adam (learning rate 5e-4), batch 500, for 100 epochs, and
+reports training accuracy. This loop does exactly that for any model the
+`models` package builds and any data set the `data` package loads:
+
+* the seed fixes the initial weights and the minibatch order: epoch e visits the
+  training set in the order drawn by `default_rng([seed, 1, e])`, which depends on
+  nothing else, so a run resumed after epoch e makes the same steps as one that
+  never stopped (and the same seed on the same device gives the same metrics);
+* after every epoch the model, the optimizer and the metrics so far are written
+  to one checkpoint atomically; `resume=True` continues from it;
+* the training accuracy of an epoch is the running mean over its minibatches,
+  each measured in the forward pass of its own step (before that step's update),
+  as Keras reported it in the paper's time; test accuracy is measured after the
+  epoch, in eval mode. Epoch 0 is the untrained model, evaluated on both sets;
+* measurements (Hessian spectra, singularity meters, ...) can be attached and run
+  at chosen epochs; their numbers go into that epoch's metrics row;
+* a loss that is NaN or infinite stops the run with `Diverged`; the checkpoint of
+  the last finished epoch is kept.
+"""
+import os
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy
+
+import minigrad as mg
+from .checkpoint import append_jsonl, load_checkpoint, save_checkpoint, write_json, write_jsonl
+
+CONFIG, CHECKPOINT, METRICS, SUMMARY = "config.json", "checkpoint.npz", "metrics.jsonl", "summary.json"
+
+
+class Diverged(RuntimeError):
+    """The loss became NaN or infinite; the message says where and what was kept."""
+
+
+class RunError(RuntimeError):
+    """A run folder that cannot be used as asked (one sentence for the user)."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run needs; saved as config.json and enough to rerun it."""
+    model: dict                       # arguments of models.build
+    data: dict                        # arguments of data.load
+    epochs: int = 100
+    batch_size: int = 500
+    lr: float = 5e-4
+    seed: int = 0
+    dtype: str = "float32"
+    device: str = "cpu"
+    eval_batch_size: int = 1000
+    penalty: bool = True              # include the model's regularizer (BiasReg) in the loss
+    extra: dict = field(default_factory=dict)   # free-form notes (e.g. which figure the run is for)
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(**d)
+
+
+@dataclass
+class Measurement:
+    """A function of the model run at chosen epochs: fn(model, data, epoch) -> {name: number}."""
+    name: str
+    fn: callable
+    epochs: object = None             # None: every epoch (0 included); else a collection of epochs
+
+    def due(self, epoch):
+        return self.epochs is None or epoch in self.epochs
+
+
+class Progress:
+    """What the loop reports while it runs; the CLI draws it with rich, tests ignore it."""
+
+    def start(self, config, start_epoch, steps_per_epoch):
+        pass
+
+    def step(self, epoch, step, loss):
+        pass
+
+    def epoch(self, row):
+        pass
+
+
+def train(config, run_dir, resume=False, measurements=(), progress=None):
+    """Train as `config` says, writing into `run_dir`; returns the summary dict."""
+    from data import batches, load
+    from models import build, objective
+
+    progress = progress or Progress()
+    paths = {name: os.path.join(run_dir, name) for name in (CONFIG, CHECKPOINT, METRICS, SUMMARY)}
+    has_checkpoint = os.path.exists(paths[CHECKPOINT])
+    if resume and not has_checkpoint:
+        raise RunError(f"nothing to resume in {run_dir}: it has no {CHECKPOINT}")
+    if not resume and has_checkpoint:
+        raise RunError(f"{run_dir} already holds a run; continue it with --resume or choose another --out")
+
+    dtype = numpy.dtype(config.dtype)
+    data = load(**config.data, dtype=dtype)
+    device = mg.get_device(config.device)
+    train_x, test_x = (mg.to_device(a.astype(dtype, copy=False), device) for a in (data.train_x, data.test_x))
+    train_y, test_y = (mg.to_device(a, device) for a in (data.train_y, data.test_y))
+
+    shape = {"inputs": int(data.train_x.shape[1])} if config.model.get("arch", "mlp") == "mlp" else {}
+    model = build(dict(config.model, classes=data.classes, **shape), seed=config.seed, dtype=config.dtype).to(device)
+    optimizer = mg.optim.Adam(model.parameters(), lr=config.lr)
+    history = []
+    if resume:
+        model_state, optimizer_state, meta = load_checkpoint(paths[CHECKPOINT])
+        model.load_state_dict(model_state)
+        optimizer.load_state_dict(optimizer_state)
+        history = meta["history"]
+        write_jsonl(paths[METRICS], history)
+    else:
+        write_json(paths[CONFIG], dict(asdict(config), data_info=_jsonable(data.info)))
+        write_jsonl(paths[METRICS], [])
+
+    def finish_epoch(row):
+        history.append(row)
+        save_checkpoint(paths[CHECKPOINT], model.state_dict(), optimizer.state_dict(), {"history": history})
+        append_jsonl(paths[METRICS], row)
+        progress.epoch(row)
+
+    steps_per_epoch = -(-len(data.train_y) // config.batch_size)
+    start = len(history)
+    progress.start(config, start, steps_per_epoch)
+    if start == 0:
+        began = time.perf_counter()
+        row = {"epoch": 0, **_evaluate(model, train_x, train_y, config.eval_batch_size, "train"),
+               **_evaluate(model, test_x, test_y, config.eval_batch_size, "test")}
+        row.update(_measure(measurements, model, data, 0))
+        row["seconds"] = time.perf_counter() - began
+        finish_epoch(row)
+        start = 1
+    for epoch in range(start, config.epochs + 1):
+        began = time.perf_counter()
+        model.train()
+        order = batches(len(data.train_y), config.batch_size, numpy.random.default_rng([config.seed, 1, epoch]))
+        total_loss, correct, seen = 0.0, 0, 0
+        for step, index in enumerate(order):
+            index = mg.to_device(index, device)
+            x, y = mg.Tensor(train_x[index]), train_y[index]
+            loss, logits = objective(model, x, y, penalty=config.penalty, return_logits=True)
+            value = loss.item()
+            if not numpy.isfinite(value):
+                last = history[-1]["epoch"]
+                write_json(paths[SUMMARY], {"status": "diverged", "epoch": epoch, "step": step, "loss": repr(value),
+                                            "last_good_epoch": last})
+                raise Diverged(f"training diverged at epoch {epoch}, step {step} (loss {value}); "
+                               f"the checkpoint of epoch {last} is kept in {run_dir}")
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total_loss += value * len(index)
+            correct += int(mg.to_host((logits.data.argmax(axis=1) == y).sum()))
+            seen += len(index)
+            progress.step(epoch, step, value)
+        row = {"epoch": epoch, "train_loss": total_loss / seen, "train_acc": correct / seen,
+               **_evaluate(model, test_x, test_y, config.eval_batch_size, "test")}
+        row.update(_measure(measurements, model, data, epoch))
+        row["seconds"] = time.perf_counter() - began
+        finish_epoch(row)
+
+    summary = {"status": "finished", "epochs": config.epochs, **{k: v for k, v in history[-1].items() if k != "epoch"},
+               "seconds_total": sum(r["seconds"] for r in history)}
+    write_json(paths[SUMMARY], summary)
+    return summary
+
+
+def _evaluate(model, x, y, batch_size, prefix):
+    """Cross-entropy and accuracy on a whole set, in eval mode and without recording a graph."""
+    was_training = model.training
+    model.eval()
+    total, correct = 0.0, 0
+    with mg.no_grad():
+        for start in range(0, len(y), batch_size):
+            xb, yb = mg.Tensor(x[start:start + batch_size]), y[start:start + batch_size]
+            logits = model(xb)
+            total += float(mg.to_host(mg.functional.cross_entropy(logits, yb).data)) * len(yb)
+            correct += int(mg.to_host((logits.data.argmax(axis=1) == yb).sum()))
+    model.train(was_training)
+    return {f"{prefix}_loss": total / len(y), f"{prefix}_acc": correct / len(y)}
+
+
+def _measure(measurements, model, data, epoch):
+    out = {}
+    for m in measurements:
+        if m.due(epoch):
+            out.update({f"{m.name}/{k}": v for k, v in m.fn(model, data, epoch).items()})
+    return out
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, numpy.ndarray):
+        return value.tolist()
+    if isinstance(value, numpy.generic):
+        return value.item()
+    return value
