@@ -1,0 +1,176 @@
+"""One entry point, ``load``, from a data set's name to arrays ready for training."""
+from dataclasses import dataclass
+
+import numpy
+
+from .cifar import load_cifar
+from .errors import DataError
+from .preprocess import FEATURES, PCA, PREPROCESS, ChannelTransform, add_mirrors
+from .synthetic import DEFAULT_CLASSES, DEFAULT_SIZE, make_synthetic
+
+NAMES = ("cifar10", "cifar100", "synthetic")
+LABELS = ("coarse", "fine")
+
+
+@dataclass(eq=False, repr=False)
+class Dataset:
+    """Training and test arrays on the host, plus ``info``: what a run's config.json should record.
+
+    ``train_x``/``test_x`` are (N, 3072), (N, 3, 32, 32) or (N, k) after PCA; ``train_y``/
+    ``test_y`` are int64 class indices in [0, classes).
+    """
+
+    name: str
+    train_x: numpy.ndarray
+    train_y: numpy.ndarray
+    test_x: numpy.ndarray
+    test_y: numpy.ndarray
+    classes: int
+    info: dict
+    label_names: tuple = ()
+    pca: PCA | None = None
+
+    @property
+    def input_shape(self):
+        """Shape of one input, e.g. (3072,) for the paper's fully connected networks."""
+        return tuple(self.train_x.shape[1:])
+
+    def describe(self):
+        """A few lines for the terminal: source, sizes, labels, preprocessing."""
+        info, src = self.info, self.info["source"]
+        if src.get("file"):
+            origin = f"from {src['file']} ({'official release' if src['official'] else 'not the official release'})"
+        else:
+            origin = f"generated (seed {src.get('seed')})"
+        labels = f", {info['labels']} labels" if info.get("labels") else ""
+        sizes = info["sizes"]
+        mirrored = f" = {sizes['train_original']} + mirrors" if info["mirror"] else ""
+        prep = info["preprocess"]
+        lines = [f"{self.name}: {self.classes} classes{labels}, {origin}",
+                 f"  train x {self.train_x.shape} {self.train_x.dtype}{mirrored}, "
+                 f"test x {self.test_x.shape} {self.test_x.dtype}",
+                 f"  preprocess {prep['mode']}: {prep['description']}; training channel mean "
+                 f"{_fmt(prep['train_channel_mean'])}, std {_fmt(prep['train_channel_std'])}"]
+        if info["pca"]:
+            pca = info["pca"]
+            lines.append(f"  PCA to {pca['components']} dimensions{' (whitened)' if pca['whiten'] else ''}: "
+                         f"{100 * pca['total_explained_variance_ratio']:.1f}% of the variance")
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return f"<Dataset {self.describe().splitlines()[0]}>"
+
+
+def _fmt(values):
+    return "[" + ", ".join(f"{v:.2f}" for v in values) + "]"
+
+
+def load(name, root=None, *, labels="coarse", mirror=True, preprocess="standardize", pca=None,
+         whiten=False, flatten=True, dtype=numpy.float32, download=True, synthetic_size=None,
+         synthetic_classes=DEFAULT_CLASSES, seed=0, opener=None, progress=True):
+    """Load a data set, augmented and preprocessed as the paper's experiments use it.
+
+    name: "cifar10", "cifar100" or "synthetic" (case, "-" and "_" are ignored).
+    root: folder with the official tarballs; else $SKIP_SINGULARITIES_DATA, else
+        ~/.cache/skip-singularities (see ``data.cifar``).
+    labels: CIFAR-100's "coarse" 20 superclasses (the paper's, the default) or "fine" 100
+        classes; CIFAR-10 and the synthetic set have one label set and ignore it.
+    mirror: add each training image's horizontal mirror (the paper's augmentation: 100,000
+        training images); the test set is never augmented.
+    preprocess: "standardize" (default), "center", "unit" or "raw" (``preprocess.PREPROCESS``);
+        statistics always come from the training set (after mirroring).
+    pca: None, or k to project onto the training set's first k principal components (the
+        paper's 128 for its small networks); ``whiten`` scales each to unit variance.
+    flatten: (N, 3072) in the tarball's channel-major order if True, (N, 3, 32, 32) if False.
+    dtype: float32 (default) or float64; uint8 only with preprocess="raw" and no PCA.
+    download: fetch a missing CIFAR tarball from the official address (``opener`` replaces
+        urllib's for tests; ``progress`` shows a progress bar).
+    synthetic_size, synthetic_classes, seed: (train, test) sizes (default (2000, 500)), class
+        count and seed of the synthetic set; the CIFAR sets are fixed and ignore the seed.
+
+    Every problem (missing or corrupt data, unknown option) raises ``DataError`` with one
+    sentence saying what to do; a tarball that is not the official release gives a
+    ``DataWarning`` and is used.
+    """
+    key = _check_options(name, labels, preprocess, pca, flatten, dtype, synthetic_size)
+    if key == "synthetic":
+        train, test = DEFAULT_SIZE if synthetic_size is None else synthetic_size
+        raw = make_synthetic(train, test, synthetic_classes, seed)
+    else:
+        raw = load_cifar(key, root, labels=labels, download=download, opener=opener, progress=progress)
+    train_original = len(raw.train_x)
+    train_x, train_y = add_mirrors(raw.train_x, raw.train_y) if mirror else (raw.train_x, raw.train_y)
+    test_x = raw.test_x
+    raw.train_x = raw.test_x = None  # let the unmirrored copy go
+    transform = ChannelTransform.fit(preprocess, train_x)
+    fitted = None
+    if pca is not None:
+        fitted = PCA.fit(train_x, transform, pca, mirrored=mirror, whiten=whiten)
+        train_x, test_x = fitted.project(train_x, transform, dtype), fitted.project(test_x, transform, dtype)
+        layout = f"(N, {pca}): projections on the training set's principal components"
+    else:
+        train_x, test_x = transform.apply(train_x, dtype), transform.apply(test_x, dtype)
+        layout = "(N, 3072): R, G, B planes of 32x32 pixels, row-major (the tarball's order)"
+        if not flatten:
+            train_x, test_x = (x.reshape(len(x), 3, 32, 32) for x in (train_x, test_x))
+            layout = "(N, 3, 32, 32): channel, row, column"
+    info = {
+        "name": key,
+        "source": raw.source,
+        "labels": labels if key == "cifar100" else None,
+        "classes": raw.classes,
+        "label_names": list(raw.label_names),
+        "mirror": bool(mirror),
+        "sizes": {"train": len(train_x), "test": len(test_x), "train_original": train_original},
+        "preprocess": transform.info(),
+        "pca": fitted.info() if fitted else None,
+        "layout": layout,
+        "dtype": numpy.dtype(dtype).name,
+    }
+    return Dataset(key, train_x, train_y, test_x, raw.test_y, raw.classes, info, raw.label_names, fitted)
+
+
+def _check_options(name, labels, preprocess, pca, flatten, dtype, synthetic_size):
+    """The data set's key; every bad option is rejected here, before any data is read."""
+    key = str(name).lower().replace("-", "").replace("_", "")
+    if key not in NAMES:
+        raise DataError(f"unknown data set {name!r}; choose one of {', '.join(NAMES)}.")
+    if labels not in LABELS:
+        raise DataError(f"unknown labels {labels!r}; choose one of {', '.join(LABELS)} "
+                        f"(CIFAR-100's 20 superclasses or 100 classes).")
+    if preprocess not in PREPROCESS:
+        raise DataError(f"unknown preprocess {preprocess!r}; choose one of {', '.join(PREPROCESS)}.")
+    if pca is not None and (isinstance(pca, bool) or not isinstance(pca, (int, numpy.integer))
+                            or not 1 <= pca <= FEATURES):
+        raise DataError(f"pca must be None or a number of components from 1 to {FEATURES}, not {pca!r}.")
+    if pca is not None and not flatten:
+        raise DataError("pca gives vectors, so it needs flatten=True.")
+    try:
+        kind = numpy.dtype(dtype)
+    except TypeError:
+        raise DataError(f"dtype {dtype!r} is not a NumPy type; use float32 or float64.") from None
+    if kind.kind != "f" and not (kind == numpy.uint8 and preprocess == "raw" and pca is None):
+        raise DataError(f"dtype {kind.name} is not allowed; use float32 or float64 (uint8 only "
+                        f"with preprocess='raw' and no PCA).")
+    if synthetic_size is not None and key != "synthetic":
+        raise DataError(f"synthetic_size applies only to the synthetic data set, not {key}.")
+    if synthetic_size is not None and len(synthetic_size) != 2:
+        raise DataError(f"synthetic_size must be (train, test), not {synthetic_size!r}.")
+    return key
+
+
+def batches(n, batch_size, rng=None):
+    """Minibatches of indices into ``n`` examples: one epoch, each example once, in random order.
+
+    ``rng`` is a NumPy Generator (or a seed for one); the order comes from one
+    ``rng.permutation(n)``, so a seeded generator gives a reproducible epoch. The last batch
+    is kept even when smaller than ``batch_size``, so every example is seen every epoch (the
+    paper's 100,000 images in batches of 500 divide exactly).
+    """
+    if int(batch_size) != batch_size or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
+    if int(n) != n or n < 0:
+        raise ValueError(f"n must be a non-negative integer, not {n!r}")
+    order = numpy.random.default_rng(rng).permutation(int(n))
+    return (order[start:start + int(batch_size)] for start in range(0, int(n), int(batch_size)))
+
