@@ -1,4 +1,6 @@
 """Command line of skip-singularities: `python cli.py --help`."""
+import warnings
+
 import click
 
 from benchmarks.commands import bench
@@ -9,6 +11,8 @@ from training.commands import train
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main():
     """Skip connections eliminate singularities: experiments on a handwritten autodiff engine."""
+    # Warnings meant for users (an unofficial CIFAR tarball, say) read as one line, not as a source location.
+    warnings.formatwarning = lambda message, category, *args, **kwargs: f"Warning: {message}\n"
 
 
 main.add_command(bench)
