@@ -3,6 +3,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from common.files import write_json
 from minigrad import DeviceError, get_device
 
 
@@ -28,7 +29,7 @@ def bench(repeats, device, with_torch, skips, out):
     with console.status("timing") as status:
         result = engine.run(repeats, skips, with_torch and device == "cpu", device,
                             progress=lambda what: status.update(f"timing {what}"))
-    engine.write_json(out, result)
+    write_json(out, result)
     machine = result["machine"]
     table = Table(title=f"minigrad on {device} (median ms of {repeats}); NumPy GEMM "
                         f"{machine['gemm_gflops_fp32']:.0f} GFLOP/s fp32, {machine['gemm_gflops_fp64']:.0f} fp64")

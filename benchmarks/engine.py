@@ -15,11 +15,9 @@ Each workload is timed for minigrad and then PyTorch before the next one
 starts, so slow drifts in machine speed hit both alike.
 Run: python cli.py bench  (or python -m benchmarks.engine)
 """
-import json
 import os
 import platform
 import statistics
-import tempfile
 import time
 
 import numpy
@@ -156,16 +154,6 @@ def time_cases(groups, repeats, warmup=2):
                     samples.append(time.perf_counter() - start)
                 times[who][name] = 1e3 * statistics.median(samples)
     return times
-
-
-def write_json(path, payload):
-    """Write atomically: a crash never leaves a half-written file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(payload, f, indent=2)
-    os.replace(tmp, path)
 
 
 def run(repeats=10, skips=("plain", "residual"), torch=True, device="cpu", progress=None):

@@ -3,7 +3,7 @@
 A Tensor wraps one array of the active array module. When it is computed by a
 Function from tensors that require gradients, it remembers that Function as its
 `creator`; following creators backwards from a loss walks the whole graph
-(define-by-run). Three kinds of derivative ride on the same graph:
+(define-by-run). Two kinds of derivative ride on the same graph:
 
 * reverse mode (`vjp`): every rule is written with Tensor ops, so running the
   rules while the graph is being recorded (`create_graph=True`) yields gradients
@@ -166,7 +166,7 @@ class Tensor:
         return Tensor(self.data)
 
     def numpy(self):
-        """An explicit copy on the host as a NumPy array."""
+        """The values as a NumPy array: the data itself on the CPU (shared), a copy from a device."""
         return to_host(self.data)
 
     def item(self):

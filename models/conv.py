@@ -25,6 +25,7 @@ import numpy
 from minigrad import Tensor, concatenate, nn, relu
 from minigrad.ops import mean
 
+from .checks import float_dtype, seeded
 from .mlp import _int
 
 CONV_SKIPS = ("plain", "residual")
@@ -51,14 +52,8 @@ class ConvNet(nn.Module):
             raise ValueError(f"batch_norm must be True or False; got {batch_norm!r}.")
         if init not in CONV_INITS:
             raise ValueError(f"unknown init {init!r} for a conv net; choose one of: {', '.join(CONV_INITS)}.")
-        try:
-            dtype = numpy.dtype(dtype)
-        except TypeError:
-            dtype = None
-        if dtype is None or dtype.name not in ("float32", "float64"):
-            raise ValueError("dtype must be float32 or float64.")
-        seed = int(rng) if isinstance(rng, (int, numpy.integer)) and not isinstance(rng, bool) else None
-        rng = numpy.random.default_rng(rng)
+        dtype = float_dtype(dtype)
+        seed, rng = seeded(rng)
 
         layers = [(in_channels, widths[0], 1)]                       # (in, out, stride) per conv
         for s, c in enumerate(widths):

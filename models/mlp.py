@@ -46,6 +46,7 @@ from minigrad import concatenate, linear, nn, relu
 from minigrad.ops import sum as _sum
 
 from . import skips
+from .checks import float_dtype, seeded
 from .objective import DEFAULT_BIAS_LAMBDA, resolve_bias_reg
 
 SKIPS = ("plain", "residual", "hyperres")
@@ -143,15 +144,8 @@ class MLP(nn.Module):
         if bn_layer is not None and (isinstance(bn_layer, bool) or not isinstance(bn_layer, (int, numpy.integer))
                                      or not 1 <= bn_layer <= depth):
             raise ValueError(f"bn_layer must be None or a hidden layer number from 1 to {depth}; got {bn_layer!r}.")
-        try:
-            dtype = numpy.dtype(dtype)
-        except TypeError:
-            dtype = None
-        if dtype is None or dtype.name not in ("float32", "float64"):
-            raise ValueError("dtype must be float32 or float64.")
-
-        seed = int(rng) if isinstance(rng, (int, numpy.integer)) and not isinstance(rng, bool) else None
-        rng = numpy.random.default_rng(rng)
+        dtype = float_dtype(dtype)
+        seed, rng = seeded(rng)
         sizes = [inputs] + [width] * depth
         self.hidden = [nn.Linear(a, b, rng=rng, dtype=dtype) for a, b in zip(sizes, sizes[1:])]
         self.output = nn.Linear(width, classes, rng=rng, dtype=dtype)

@@ -8,7 +8,8 @@ from click.testing import CliRunner
 
 from cli import main
 from training import Diverged, Measurement, Progress, RunError, TrainConfig, train
-from training.checkpoint import load_checkpoint, read_jsonl
+from common.files import read_jsonl
+from training.checkpoint import load_checkpoint
 
 SMALL_DATA = {"name": "synthetic", "synthetic_size": [300, 100], "synthetic_classes": 5, "mirror": True}
 

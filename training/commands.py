@@ -115,7 +115,7 @@ def train(ctx, arch, depth, width, skip_matrix, hyper_matrix, init, reg, reg_mu,
     import minigrad
     from data import DataError
     from models import build
-    from .checkpoint import read_jsonl
+    from common.files import read_jsonl
     from .display import RichDisplay, summary_table
     from .loop import CONFIG, Diverged, RunError, TrainConfig, train as run_training
 

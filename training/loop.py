@@ -26,7 +26,8 @@ from dataclasses import asdict, dataclass, field
 import numpy
 
 import minigrad as mg
-from .checkpoint import append_jsonl, load_checkpoint, save_checkpoint, write_json, write_jsonl
+from common.files import append_jsonl, write_json, write_jsonl
+from .checkpoint import load_checkpoint, save_checkpoint
 
 CONFIG, CHECKPOINT, METRICS, SUMMARY = "config.json", "checkpoint.npz", "metrics.jsonl", "summary.json"
 
@@ -113,7 +114,7 @@ def train(config, run_dir, resume=False, measurements=(), progress=None):
         history = meta["history"]
         write_jsonl(paths[METRICS], history)
     else:
-        write_json(paths[CONFIG], dict(asdict(config), data_info=_jsonable(data.info)))
+        write_json(paths[CONFIG], dict(asdict(config), data_info=data.info))
         write_jsonl(paths[METRICS], [])
 
     def finish_epoch(row):
@@ -189,15 +190,3 @@ def _measure(measurements, model, data, epoch):
         if m.due(epoch):
             out.update({f"{m.name}/{k}": v for k, v in m.fn(model, data, epoch).items()})
     return out
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, numpy.ndarray):
-        return value.tolist()
-    if isinstance(value, numpy.generic):
-        return value.item()
-    return value

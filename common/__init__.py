@@ -1,0 +1,1 @@
+"""Small pieces every part of the lab shares (files that are complete or absent)."""
