@@ -10,10 +10,12 @@ reports training accuracy. This loop does exactly that for any model the
   never stopped (and the same seed on the same device gives the same metrics);
 * after every epoch the model, the optimizer and the metrics so far are written
   to one checkpoint atomically; `resume=True` continues from it;
-* the training accuracy of an epoch is the running mean over its minibatches,
-  each measured in the forward pass of its own step (before that step's update),
-  as Keras reported it in the paper's time; test accuracy is measured after the
-  epoch, in eval mode. Epoch 0 is the untrained model, evaluated on both sets;
+* the training accuracy and loss of an epoch are running means over its
+  minibatches, each measured in the forward pass of its own step (before that
+  step's update), as Keras reported them in the paper's time; the training loss is
+  the objective (cross-entropy plus any regularizer), the test loss cross-entropy
+  alone, measured after the epoch in eval mode. Epoch 0 is the untrained model,
+  evaluated (cross-entropy) on both sets;
 * measurements (Hessian spectra, singularity meters, ...) can be attached and run
   at chosen epochs; their numbers go into that epoch's metrics row;
 * a loss that is NaN or infinite stops the run with `Diverged`; the checkpoint of
@@ -100,8 +102,8 @@ def train(config, run_dir, resume=False, measurements=(), progress=None):
     dtype = numpy.dtype(config.dtype)
     data = load(**config.data, dtype=dtype)
     device = mg.get_device(config.device)
-    train_x, test_x = (mg.to_device(a.astype(dtype, copy=False), device) for a in (data.train_x, data.test_x))
-    train_y, test_y = (mg.to_device(a, device) for a in (data.train_y, data.test_y))
+    train_x, train_y, test_x, test_y = (mg.to_device(a, device) for a in
+                                        (data.train_x, data.train_y, data.test_x, data.test_y))
 
     shape = {"inputs": int(data.train_x.shape[1])} if config.model.get("arch", "mlp") == "mlp" else {}
     model = build(dict(config.model, classes=data.classes, **shape), seed=config.seed, dtype=config.dtype).to(device)
@@ -154,10 +156,10 @@ def train(config, run_dir, resume=False, measurements=(), progress=None):
             loss.backward()
             optimizer.step()
             total_loss += value * len(index)
-            correct += int(mg.to_host((logits.data.argmax(axis=1) == y).sum()))
+            correct = correct + (logits.data.argmax(axis=1) == y).sum()   # stays on the device until the end
             seen += len(index)
             progress.step(epoch, step, value)
-        row = {"epoch": epoch, "train_loss": total_loss / seen, "train_acc": correct / seen,
+        row = {"epoch": epoch, "train_loss": total_loss / seen, "train_acc": int(mg.to_host(correct)) / seen,
                **_evaluate(model, test_x, test_y, config.eval_batch_size, "test")}
         row.update(_measure(measurements, model, data, epoch))
         row["seconds"] = time.perf_counter() - began
