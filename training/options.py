@@ -123,9 +123,7 @@ def configs(params):
     p = params
     if p["arch"].startswith("conv") and p["pca"]:
         raise click.UsageError("--pca gives vectors; the conv nets need images")
-    model = model_config(p["arch"], p["depth"], p["width"], p["skip_matrix"], p["hyper_matrix"], p["init"], p["reg"],
-                        p["reg_mu"], p["reg_sigma"], p["reg_lambda"], p["bn_layer"], p["blocks"], p["widths"],
-                        p["dataset"])
+    model = model_config(p)
     try:   # a bad combination (k larger than the width, a BN layer past the depth) fails here, in one line
         build(dict(model, **({"inputs": 8} if model["arch"] == "mlp" else {}), classes=2), seed=0)
     except ValueError as e:
