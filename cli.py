@@ -3,6 +3,7 @@ import warnings
 
 import click
 
+from analysis.commands import singularities, spectrum, validate_spectra
 from benchmarks.commands import bench
 from toys.commands import toy
 from training.commands import train
@@ -16,8 +17,11 @@ def main():
 
 
 main.add_command(bench)
+main.add_command(singularities)
+main.add_command(spectrum)
 main.add_command(toy)
 main.add_command(train)
+main.add_command(validate_spectra)
 
 
 if __name__ == "__main__":

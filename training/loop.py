@@ -88,8 +88,8 @@ class Progress:
 
 def train(config, run_dir, resume=False, measurements=(), progress=None):
     """Train as `config` says, writing into `run_dir`; returns the summary dict."""
-    from data import batches, load
-    from models import build, objective
+    from data import batches
+    from models import objective
 
     progress = progress or Progress()
     paths = {name: os.path.join(run_dir, name) for name in (CONFIG, CHECKPOINT, METRICS, SUMMARY)}
@@ -99,14 +99,10 @@ def train(config, run_dir, resume=False, measurements=(), progress=None):
     if not resume and has_checkpoint:
         raise RunError(f"{run_dir} already holds a run; continue it with --resume or choose another --out")
 
-    dtype = numpy.dtype(config.dtype)
-    data = load(**config.data, dtype=dtype)
-    device = mg.get_device(config.device)
+    data, model = prepare(config)
+    device = model.device
     train_x, train_y, test_x, test_y = (mg.to_device(a, device) for a in
                                         (data.train_x, data.train_y, data.test_x, data.test_y))
-
-    shape = {"inputs": int(data.train_x.shape[1])} if config.model.get("arch", "mlp") == "mlp" else {}
-    model = build(dict(config.model, classes=data.classes, **shape), seed=config.seed, dtype=config.dtype).to(device)
     optimizer = mg.optim.Adam(model.parameters(), lr=config.lr)
     history = []
     if resume:
@@ -169,6 +165,42 @@ def train(config, run_dir, resume=False, measurements=(), progress=None):
                "seconds_total": sum(r["seconds"] for r in history)}
     write_json(paths[SUMMARY], summary)
     return summary
+
+
+def prepare(config):
+    """The data set and the freshly initialized model (on its device) that a TrainConfig describes."""
+    from data import load
+    from models import build
+    data = load(**config.data, dtype=numpy.dtype(config.dtype))
+    shape = {"inputs": int(data.train_x.shape[1])} if config.model.get("arch", "mlp") == "mlp" else {}
+    model = build(dict(config.model, classes=data.classes, **shape), seed=config.seed, dtype=config.dtype)
+    return data, model.to(mg.get_device(config.device))
+
+
+def load_run(run_dir, device=None, data_root=None, dtype=None):
+    """(config, data, model with the checkpoint's weights, the checkpoint's epoch) of a run folder.
+
+    device, data_root and dtype override the run's own (weights are cast to dtype).
+    """
+    import json
+    paths = [os.path.join(run_dir, name) for name in (CONFIG, CHECKPOINT)]
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing:
+        raise RunError(f"{run_dir} is not a run folder: it has no {os.path.basename(missing[0])}")
+    with open(paths[0]) as f:
+        saved = json.load(f)
+    saved.pop("data_info", None)
+    config = TrainConfig.from_dict(saved)
+    if device is not None:
+        config.device = device
+    if data_root is not None:
+        config.data["root"] = data_root
+    if dtype is not None:
+        config.dtype = dtype
+    data, model = prepare(config)
+    model_state, _, meta = load_checkpoint(paths[1])
+    model.load_state_dict(model_state)
+    return config, data, model, meta["history"][-1]["epoch"]
 
 
 def _evaluate(model, x, y, batch_size, prefix):
