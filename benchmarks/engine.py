@@ -89,21 +89,7 @@ def torch_cases(skip):
     cases = {}
 
     def build(dtype):
-        state = MLP(INPUTS, WIDTH, DEPTH, CLASSES, skip=skip, rng=0, dtype=dtype).state_dict()
-        layers = [torch.nn.Linear(a, b) for a, b in zip([INPUTS] + [WIDTH] * DEPTH, [WIDTH] * DEPTH)]
-        layers.append(torch.nn.Linear(WIDTH, CLASSES))
-        for i, layer in enumerate(layers):
-            prefix = f"hidden.{i}." if i < DEPTH else "output."
-            layer.weight.data = torch.from_numpy(state[prefix + "weight"].copy())
-            layer.bias.data = torch.from_numpy(state[prefix + "bias"].copy())
-        params = [p for layer in layers for p in layer.parameters()]
-
-        def forward(x):
-            for l, layer in enumerate(layers[:-1]):
-                h = torch.relu(layer(x))
-                x = h + x if skip == "residual" and l > 0 else h
-            return layers[-1](x)
-        return forward, params
+        return torch_twin(MLP(INPUTS, WIDTH, DEPTH, CLASSES, skip=skip, rng=0, dtype=dtype).state_dict(), skip)
 
     forward, params = build(numpy.float32)
     x, y = (torch.from_numpy(a) for a in synthetic(BATCH_TRAIN, numpy.float32, 1))
@@ -130,6 +116,26 @@ def torch_cases(skip):
         cases[f"W2 gradient b1024 {tag}"] = gradient
         cases[f"W2 HVP double-backward b1024 {tag}"] = double_backward
     return cases
+
+
+def torch_twin(state, skip):
+    """(forward, params): the PyTorch net with the weights of a minigrad MLP state dict (models/mlp.py names)."""
+    import torch
+    layers = []
+    for i in range(DEPTH + 1):
+        prefix = f"hidden.{i}." if i < DEPTH else "output."
+        weight, bias = (torch.from_numpy(state[prefix + name].copy()) for name in ("weight", "bias"))
+        layer = torch.nn.Linear(weight.shape[1], weight.shape[0], dtype=weight.dtype)
+        layer.weight.data, layer.bias.data = weight, bias
+        layers.append(layer)
+    params = [p for layer in layers for p in (layer.weight, layer.bias)]   # minigrad's parameter order
+
+    def forward(x):
+        for l, layer in enumerate(layers[:-1]):
+            h = torch.relu(layer(x))
+            x = h + x if skip == "residual" and l > 0 else h
+        return layers[-1](x)
+    return forward, params
 
 
 def time_cases(groups, repeats, warmup=2):

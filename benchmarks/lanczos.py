@@ -29,11 +29,11 @@ import minigrad as mg
 from analysis.hessian import HessianOperator
 from analysis.lanczos import gauss_quadrature, lanczos
 from analysis.slq import rademacher
+from benchmarks.engine import CLASSES, DEPTH, INPUTS, WIDTH, torch_twin
 from common.files import write_json
 from minigrad.backend import tune_allocator
 from models import MLP
 
-INPUTS, WIDTH, DEPTH, CLASSES = 3072, 128, 30, 20
 
 
 def problem(samples):
@@ -110,23 +110,12 @@ def torch_lanczos(matvec, start, steps):
 def run_torch(state, x, y, start, steps):
     import torch
     torch.set_grad_enabled(True)
-    layers = [torch.nn.Linear(a, b, dtype=torch.float64) for a, b in zip([INPUTS] + [WIDTH] * DEPTH, [WIDTH] * DEPTH)]
-    layers.append(torch.nn.Linear(WIDTH, CLASSES, dtype=torch.float64))
-    for i, layer in enumerate(layers):
-        prefix = f"hidden.{i}." if i < DEPTH else "output."
-        layer.weight.data = torch.from_numpy(state[prefix + "weight"].copy())
-        layer.bias.data = torch.from_numpy(state[prefix + "bias"].copy())
-    # the flat order of minigrad's parameters: hidden.0.weight, hidden.0.bias, ..., output.weight, output.bias
-    params = [p for layer in layers for p in (layer.weight, layer.bias)]
+    forward, params = torch_twin(state, "residual")
     sizes = [p.numel() for p in params]
     xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(numpy.int64))
 
     def loss():
-        h = xt
-        for l, layer in enumerate(layers[:-1]):
-            out = torch.relu(layer(h))
-            h = out + h if l > 0 else out
-        return torch.nn.functional.cross_entropy(layers[-1](h), yt)
+        return torch.nn.functional.cross_entropy(forward(xt), yt)
 
     def matvec(v):
         grads = torch.autograd.grad(loss(), params, create_graph=True)
