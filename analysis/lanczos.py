@@ -52,11 +52,6 @@ class LanczosBreakdown(UserWarning):
     """The Krylov space became invariant before the requested number of steps."""
 
 
-def _scalar(x):
-    """A device 0-d array as a host float, explicitly."""
-    return float(mg.to_host(x))
-
-
 def lanczos(matvec, dim, start, steps, reorthogonalize=True, tol=DEFAULT_TOL, return_basis=False, progress=None):
     """Run `steps` Lanczos iterations of the symmetric operator `matvec` from `start`.
 
@@ -84,7 +79,7 @@ def lanczos(matvec, dim, start, steps, reorthogonalize=True, tol=DEFAULT_TOL, re
     v = start.astype(numpy.float64).reshape(-1)
     if v.shape != (dim,):
         raise ValueError(f"the start vector must have {dim} entries, not shape {tuple(start.shape)}")
-    norm = _scalar(v @ v) ** 0.5
+    norm = mg.to_float(v @ v) ** 0.5
     if not norm > 0:
         raise ValueError("the Lanczos start vector is zero")
     v = v / norm
@@ -98,7 +93,7 @@ def lanczos(matvec, dim, start, steps, reorthogonalize=True, tol=DEFAULT_TOL, re
         if mg.get_array_module(w) is not xp:
             raise TypeError("the operator returned a vector on another device than the start vector's")
         w = w.astype(numpy.float64).reshape(-1)
-        alpha = _scalar(v @ w)
+        alpha = mg.to_float(v @ w)
         alphas.append(alpha)
         w = w - alpha * v
         if previous is not None:
@@ -112,7 +107,7 @@ def lanczos(matvec, dim, start, steps, reorthogonalize=True, tol=DEFAULT_TOL, re
         if j == steps - 1:
             break
         scale = max(scale, abs(alpha), beta)
-        beta = _scalar(w @ w) ** 0.5
+        beta = mg.to_float(w @ w) ** 0.5
         if not numpy.isfinite(beta):
             raise FloatingPointError(f"Lanczos step {j + 1}: the operator produced a non-finite vector")
         if beta <= tol * scale:

@@ -97,11 +97,6 @@ _B = math.sqrt(2.0 / math.pi)
 
 # --------------------------------------------------------------------------- Skilling's moments
 
-def _f(x):
-    """A scalar from any array module, to the host, explicitly."""
-    return float(minigrad.to_host(x))
-
-
 def _probe(rng, n, distribution):
     if distribution == "gaussian":
         return rng.standard_normal(n)
@@ -161,7 +156,7 @@ def estimate_moments(operator, probes=PROBES, seed=0, distribution="gaussian"):
         v2 = operator.matvec(v1).astype(numpy.float64, copy=False)
         xp = minigrad.get_array_module(v1)
         r = minigrad.to_device(r_host, device_of(v1))
-        rows[i] = [_f(xp.dot(r, v1)), _f(xp.dot(v1, v1)), _f(xp.dot(v1, v2)), _f(xp.dot(v2, v2))]
+        rows[i] = [minigrad.to_float(xp.dot(r, v1)), minigrad.to_float(xp.dot(v1, v1)), minigrad.to_float(xp.dot(v1, v2)), minigrad.to_float(xp.dot(v2, v2))]
     rows /= n
     return MomentEstimate(rows, distribution, seed, n, time.perf_counter() - start)
 

@@ -21,7 +21,6 @@ import os
 import pickle
 import re
 import tarfile
-import tempfile
 import urllib.error
 import urllib.request
 import warnings
@@ -30,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy
+
+from common.files import atomic_write
 
 from .errors import DataError, DataWarning
 from .raw import RawData
@@ -118,16 +119,15 @@ def download_file(url, dest, opener=None, progress=True, chunk=1 << 20):
                                TimeRemainingColumn, TransferSpeedColumn)
 
     dest = Path(dest)
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+               TransferSpeedColumn(), TimeRemainingColumn())
     with (opener or _urlopen)(url) as response:
         total = _content_length(response)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-        columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                   TransferSpeedColumn(), TimeRemainingColumn())
-        try:
+
+        def write(tmp):
             size = 0
-            with os.fdopen(fd, "wb") as out, Progress(*columns, console=Console(stderr=True),
-                                                      disable=not progress) as bar:
+            with open(tmp, "wb") as out, Progress(*columns, console=Console(stderr=True),
+                                                  disable=not progress) as bar:
                 task = bar.add_task(f"downloading {dest.name}", total=total)
                 while block := response.read(chunk):
                     out.write(block)
@@ -135,11 +135,7 @@ def download_file(url, dest, opener=None, progress=True, chunk=1 << 20):
                     bar.update(task, advance=len(block))
             if total is not None and size != total:
                 raise OSError(f"the connection closed after {size} of {total} bytes")
-            os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache is ordinary data
-            os.replace(tmp, dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(str(dest), write)
     return dest
 
 

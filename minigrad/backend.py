@@ -105,6 +105,11 @@ def to_host(array):
     return device_of(array)._to_host(array)
 
 
+def to_float(array):
+    """A one-element array (any device) as a Python float: an explicit device-to-host copy."""
+    return float(to_host(array))
+
+
 def tune_allocator():
     """Keep glibc from returning freed buffers to the OS after every step.
 

@@ -212,7 +212,7 @@ def _evaluate(model, x, y, batch_size, prefix):
         for start in range(0, len(y), batch_size):
             xb, yb = mg.Tensor(x[start:start + batch_size]), y[start:start + batch_size]
             logits = model(xb)
-            total += float(mg.to_host(mg.functional.cross_entropy(logits, yb).data)) * len(yb)
+            total += mg.to_float(mg.functional.cross_entropy(logits, yb).data) * len(yb)
             correct += int(mg.to_host((logits.data.argmax(axis=1) == yb).sum()))
     model.train(was_training)
     return {f"{prefix}_loss": total / len(y), f"{prefix}_acc": correct / len(y)}
