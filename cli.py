@@ -5,6 +5,7 @@ import click
 
 from analysis.commands import singularities, spectrum, validate_spectra
 from benchmarks.commands import bench
+from experiments.commands import reproduce_cmd
 from toys.commands import toy
 from training.commands import train
 
@@ -17,6 +18,7 @@ def main():
 
 
 main.add_command(bench)
+main.add_command(reproduce_cmd)
 main.add_command(singularities)
 main.add_command(spectrum)
 main.add_command(toy)

@@ -6,13 +6,13 @@ layer 1 first, the layer that reads the input) and their average ("mean"), and
 some of these only loosely (PAPER.md §4.2, §4.3, §6 item 9); where it is silent the
 choice made here is stated in the meter's own paragraph below.
 
-Data. The activity meters (zero responses, linear dependence, gradient norms) use a
-fixed subset: `measurement` takes the first `n_samples` training examples (default
-1,000; the training set is not sorted by class, and mirrors come after all
-originals, so this is a fixed, class-balanced-in-expectation sample). The model runs
-in eval mode (batch norm on its running statistics, so examples do not interact)
-and in minibatches of `batch_size` (default 500), which changes no result: every
-statistic below is a sum over examples.
+Data. The activity meters (zero responses, linear dependence, gradient norms,
+activation scale) use a fixed subset: `measurement` takes the first `n_samples`
+training examples (default 1,000; the training set is not sorted by class, and
+mirrors come after all originals, so this is a fixed, class-balanced-in-expectation
+sample). The model runs in eval mode (batch norm on its running statistics, so
+examples do not interact) and in minibatches of `batch_size` (default 500), which
+changes no result: every statistic below is a sum over examples.
 
 Layers. "Hidden layer l" (l = 1..L) is the l-th ReLU layer: for an MLP the Linear
 `model.hidden[l-1]` (W_{l-1}, rows = incoming weight vectors) and its record
@@ -71,11 +71,21 @@ The meters (flat key prefix in `measurement` in brackets):
   activities. Computed as B·∂(batch-mean loss)/∂x_l, exact because in eval mode
   example n's loss depends only on its own activities.
 
+* activation scale [rms]: per hidden layer the RMS of the layer output x_l (the
+  record's "out") over examples and units, sqrt(mean(x_l²)), and "logits", the RMS of
+  the output layer's logits; "mean" averages all L layers and "growth" is the last
+  layer's RMS over the first's (0 when layer 1 is silent). Not one of the paper's
+  meters: the paper never discusses activation scale, but as stated (skip after the
+  ReLU, no normalisation, Glorot init) each residual layer adds a non-negative branch
+  to its input, so the RMS grows geometrically with depth (hyperres faster still),
+  which decides the logits' scale and so the start of training. It is the check for
+  the fidelity options of models/mlp.py (skip_scale, branch_init), which bound it.
+
 Conv nets (models/conv.py) are handled: a unit is an output channel. Its incoming
 weight vector is its kernel flattened over (in channels, kh, kw); zero responses
 count (example, channel, position) triples; the covariance is over channels with
 (example, position) pairs as samples; gradient norms are over the whole (C, H, W)
-activity of an example. Layer 1 is the stem conv (3 input channels).
+activity of an example; the activation RMS is over (N, C, H, W). Layer 1 is the stem conv (3 input channels).
 
 Everything is computed on the model's device (CuPy on a GPU) in float64; only the
 per-layer results (and the small width×width covariances, for the eigenvalues) are
@@ -88,15 +98,16 @@ import numpy
 import minigrad as mg
 from minigrad import functional as F
 
-METERS = ("elimination", "overlap", "zero_responses", "linear_dependence", "gradient_norms")
+METERS = ("elimination", "overlap", "zero_responses", "linear_dependence", "gradient_norms", "activation_scale")
 WEIGHT_METERS = ("elimination", "overlap")
-ACTIVITY_METERS = ("zero_responses", "linear_dependence", "gradient_norms")
+ACTIVITY_METERS = ("zero_responses", "linear_dependence", "gradient_norms", "activation_scale")
 SOURCES = ("out", "relu")
 N_SAMPLES = 1000
 BATCH_SIZE = 500
 TOP = 3
 DEAD = 1e-12          # a layer whose total variance is at most this fraction of its mean square is dead
-FLAT = {"elimination": "elimination", "overlap": "overlap", "zero_responses": "zero", "gradient_norms": "grad"}
+FLAT = {"elimination": "elimination", "overlap": "overlap", "zero_responses": "zero", "gradient_norms": "grad",
+        "activation_scale": "rms"}
 
 
 # ----------------------------------------------------------------------------- weights
@@ -234,7 +245,9 @@ def _activity_meters(model, x, labels, want, batch_size=BATCH_SIZE, sources=SOUR
         raise ValueError("gradient norms need the labels of the examples.")
     batch_size = n if batch_size is None else max(1, int(batch_size))
     grads = "gradient_norms" in want
+    scale = "activation_scale" in want
     zeros, grad_sums, moments, units = None, None, None, None
+    squares, logit_squares = None, 0
     was_training = model.training
     model.eval()
     try:
@@ -249,6 +262,8 @@ def _activity_meters(model, x, labels, want, batch_size=BATCH_SIZE, sources=SOUR
                 grad_sums = [0] * len(record)
                 units = [r["relu"].size // b for r in record]
                 moments = {s: [_Moments() for _ in record] for s in sources}
+                squares = [0] * len(record)
+                logit_units = logits.size // b
             if "zero_responses" in want:
                 for l, r in enumerate(record):
                     zeros[l] = zeros[l] + (r["relu"].data == 0).sum()
@@ -258,6 +273,10 @@ def _activity_meters(model, x, labels, want, batch_size=BATCH_SIZE, sources=SOUR
                         if s == "relu" and "out" in sources and r["relu"] is r["out"]:
                             continue                        # a plain layer: the same tensor, computed once
                         moments[s][l].add(_units(r[s].data))
+            if scale:
+                for l, r in enumerate(record):
+                    squares[l] = squares[l] + _square_sum(r["out"].data)
+                logit_squares = logit_squares + _square_sum(logits.data)
             if grads:
                 loss = F.cross_entropy(logits, labels[start:start + batch_size])
                 gs = mg.grad(loss, [r["out"] for r in record])
@@ -290,7 +309,21 @@ def _activity_meters(model, x, labels, want, batch_size=BATCH_SIZE, sources=SOUR
         sums = mg.to_host(xp.stack([xp.asarray(g, dtype=xp.float64) for g in grad_sums]))
         values = [float(v) / n for v in sums]
         out["gradient_norms"] = {"layers": values, "mean": _mean(values)}
+    if scale:
+        sums = mg.to_host(xp.stack([xp.asarray(q, dtype=xp.float64) for q in [*squares, logit_squares]]))
+        sizes = [n * u for u in units] + [n * logit_units]
+        values = [math.sqrt(float(v) / size) for v, size in zip(sums, sizes)]
+        layers = values[:-1]
+        out["activation_scale"] = {"layers": layers, "mean": _mean(layers), "logits": values[-1],
+                                   "growth": layers[-1] / layers[0] if layers[0] > 0 else 0.0}
     return out
+
+
+def _square_sum(a):
+    """Σ a² over all entries, in float64 on a's device (a device scalar, no host copy)."""
+    xp = mg.get_array_module(a)
+    a = a.astype(xp.float64)
+    return (a * a).sum()
 
 
 def _on(model, x, labels):
@@ -307,6 +340,11 @@ def _on(model, x, labels):
         if len(labels) != len(x):
             raise ValueError(f"the meters need one label per example; got {len(x)} examples and {len(labels)} labels.")
     return x, labels
+
+
+def activation_scale(model, x, batch_size=BATCH_SIZE):
+    """RMS of each hidden layer's output x_l over examples and units, and of the logits; eval mode, no graph."""
+    return _activity_meters(model, x, None, ("activation_scale",), batch_size)["activation_scale"]
 
 
 def zero_responses(model, x, batch_size=BATCH_SIZE):
@@ -346,9 +384,10 @@ def all_meters(model, x, labels, include_first=False, batch_size=BATCH_SIZE, sou
 def flatten(result, per_layer=True):
     """all_meters' dict as flat {key: number}: '<prefix>/mean', '<prefix>/mean_all', '<prefix>/layer03', ...
 
-    Prefixes: elimination, overlap, zero, grad, and erank_<source>, pr_<source>,
-    top3_<source> for linear dependence. `per_layer` is True, False, or a collection of
-    meter names whose per-layer values are kept.
+    Prefixes: elimination, overlap, zero, grad, rms (with 'rms/logits' and 'rms/growth'
+    too), and erank_<source>, pr_<source>, top3_<source> for linear dependence.
+    `per_layer` is True, False, or a collection of meter names whose per-layer values
+    are kept.
     """
     flat = {}
 
@@ -366,6 +405,7 @@ def flatten(result, per_layer=True):
                     series(f"{stat}_{source}", meter, s)
         elif meter in FLAT:
             series(FLAT[meter], meter, value)
+            flat.update({f"{FLAT[meter]}/{key}": value[key] for key in ("logits", "growth") if key in value})
     return flat
 
 

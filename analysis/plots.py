@@ -80,6 +80,22 @@ def plot_meters(result, path, title=""):
     _save(fig, path)
 
 
+def plot_activation_scale(results, path, title=""):
+    """RMS of x_l against the hidden layer, log scale, one line per label; the logits' RMS as a marker at L+1.
+
+    `results`: {label: an activation_scale result ({"layers", "logits", ...})}.
+    """
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for label, r in results.items():
+        layers = range(1, len(r["layers"]) + 1)
+        line, = ax.semilogy(layers, r["layers"], "o-", ms=3, label=label)
+        ax.semilogy([len(r["layers"]) + 1], [r["logits"]], "*", ms=9, color=line.get_color())
+    ax.semilogy([], [], "*", color="gray", label="logits (at L+1)")
+    ax.set(xlabel="hidden layer", ylabel="RMS of x_l", title=title)
+    ax.legend(fontsize=8)
+    _save(fig, path)
+
+
 def plot_validation(rows, path):
     """Fig S3's layout: estimated against exact fractions, one panel for degenerate and one for negative."""
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 4.2))

@@ -67,7 +67,7 @@ def _fmt(values):
 
 def load(name, root=None, *, labels="coarse", mirror=True, preprocess="standardize", pca=None,
          whiten=False, flatten=True, dtype=numpy.float32, download=True, synthetic_size=None,
-         synthetic_classes=DEFAULT_CLASSES, seed=0, opener=None, progress=True):
+         synthetic_classes=DEFAULT_CLASSES, seed=0, subset=None, opener=None, progress=True):
     """Load a data set, augmented and preprocessed as the paper's experiments use it.
 
     name: "cifar10", "cifar100" or "synthetic" (case, "-" and "_" are ignored).
@@ -87,17 +87,28 @@ def load(name, root=None, *, labels="coarse", mirror=True, preprocess="standardi
         urllib's for tests; ``progress`` shows a progress bar).
     synthetic_size, synthetic_classes, seed: (train, test) sizes (default (2000, 500)), class
         count and seed of the synthetic set; the CIFAR sets are fixed and ignore the seed.
+    subset: None (everything), or (train, test): keep only the first `train` original training
+        images (before mirroring, so 2·train with mirrors) and the first `test` test images. For
+        quick experiments; the CIFAR files are not sorted by class, so a prefix is a fixed sample
+        with every class present. Preprocessing statistics come from the kept training images.
 
     Every problem (missing or corrupt data, unknown option) raises ``DataError`` with one
     sentence saying what to do; a tarball that is not the official release gives a
     ``DataWarning`` and is used.
     """
-    key = _check_options(name, labels, preprocess, pca, flatten, dtype, synthetic_size)
+    key = _check_options(name, labels, preprocess, pca, flatten, dtype, synthetic_size, subset)
     if key == "synthetic":
         train, test = DEFAULT_SIZE if synthetic_size is None else synthetic_size
         raw = make_synthetic(train, test, synthetic_classes, seed)
     else:
         raw = load_cifar(key, root, labels=labels, download=download, opener=opener, progress=progress)
+    if subset is not None:
+        (n_train, n_test), full = subset, (len(raw.train_x), len(raw.test_x))
+        if n_train > full[0] or n_test > full[1]:
+            raise DataError(f"subset {tuple(subset)} asks for more than the data set has ({full[0]} training and "
+                            f"{full[1]} test images).")
+        raw.train_x, raw.train_y = raw.train_x[:n_train], raw.train_y[:n_train]
+        raw.test_x, raw.test_y = raw.test_x[:n_test], raw.test_y[:n_test]
     train_original = len(raw.train_x)
     train_x, train_y = add_mirrors(raw.train_x, raw.train_y) if mirror else (raw.train_x, raw.train_y)
     test_x = raw.test_x
@@ -121,7 +132,8 @@ def load(name, root=None, *, labels="coarse", mirror=True, preprocess="standardi
         "classes": raw.classes,
         "label_names": list(raw.label_names),
         "mirror": bool(mirror),
-        "sizes": {"train": len(train_x), "test": len(test_x), "train_original": train_original},
+        "sizes": {"train": len(train_x), "test": len(test_x), "train_original": train_original,
+                  "subset": None if subset is None else [int(n) for n in subset]},
         "preprocess": transform.info(),
         "pca": fitted.info() if fitted else None,
         "layout": layout,
@@ -130,7 +142,7 @@ def load(name, root=None, *, labels="coarse", mirror=True, preprocess="standardi
     return Dataset(key, train_x, train_y, test_x, raw.test_y, raw.classes, info, raw.label_names, fitted)
 
 
-def _check_options(name, labels, preprocess, pca, flatten, dtype, synthetic_size):
+def _check_options(name, labels, preprocess, pca, flatten, dtype, synthetic_size, subset=None):
     """The data set's key; every bad option is rejected here, before any data is read."""
     key = str(name).lower().replace("-", "").replace("_", "")
     if key not in NAMES:
@@ -156,6 +168,9 @@ def _check_options(name, labels, preprocess, pca, flatten, dtype, synthetic_size
         raise DataError(f"synthetic_size applies only to the synthetic data set, not {key}.")
     if synthetic_size is not None and len(synthetic_size) != 2:
         raise DataError(f"synthetic_size must be (train, test), not {synthetic_size!r}.")
+    if subset is not None and (len(subset) != 2 or any(isinstance(n, bool) or not isinstance(n, (int, numpy.integer))
+                                                        or n < 1 for n in subset)):
+        raise DataError(f"subset must be (train, test) with two positive integers, not {subset!r}.")
     return key
 
 

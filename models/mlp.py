@@ -32,7 +32,59 @@ Choices where the paper is silent (PAPER.md §6):
   penalty still pulls it to its target (harmless, it has no data gradient).
 * random draws come from one generator in this order: hidden weights, output
   weight (as before, so plain and residual nets of one seed have identical
-  weights), then skip matrices, then hyperres Q_k, then bias targets.
+  weights), then skip matrices, then hyperres Q_k, then bias targets. The
+  fidelity options below draw nothing, so a seed gives the same weights with or
+  without them (up to their deterministic rescaling).
+
+Fidelity options (issue 7; beyond the paper). As stated (skip after the ReLU, no
+normalisation, Glorot normal), the residual and hyper-residual nets' activations
+grow geometrically with depth at initialisation: each residual layer adds a
+non-negative ReLU branch of about the same scale as its input, so the RMS of x_l
+grows by about ×1.4 per layer (20× over 10 layers at width 512), and the
+hyper-residual sum of all earlier layers faster still (about ×1.8 per layer).
+A reader may well have assumed one of these well-known remedies, so they are
+options; both default to the text. What they do at init (tests/test_fidelity.py,
+meter analysis.meters.activation_scale): 'branch' and 'small' cut the residual
+growth to about ×10 over 40 layers but leave the hyper-residual growth, which
+comes from the skip sum, not the branch; 'average' bounds both but overshoots
+(the RMS then decays with depth, about ×0.73 per layer for residual, like a plain
+net); SkipInit keeps the residual net at x_L = x_1 (hyperres still grows).
+
+* `skip_scale` (residual and hyperres only; 'none' for plain):
+    - 'none'     the paper's unscaled sum.
+    - 'branch'   the ReLU branch of every layer with a skip (l = 1 .. L-1) is multiplied
+                 by the constant c = 1/sqrt(L): x_{l+1} = c·f(W_l x_l + b_{l+1}) + Q x_l
+                 (+ the hyperres terms). Depth-scaled branches keep the sum of L
+                 branch variances O(1), the remedy analysed by Hanin & Rolnick 2018
+                 ("How to start training: the effect of initialization and
+                 architecture") and used by Fixup (Zhang, Dauphin & Ma 2019) and
+                 SkipInit (De & Smith 2020).
+    - 'average'  every layer with skips divides its sum by its number of summands, so
+                 x_{l+1} is a mean, not a sum: residual x_{l+1} = (f(·) + Q x_l)/2;
+                 hyperres x_2 = (f(·) + x_1)/2 and x_{l+1} = (f(·) + x_l +
+                 Σ_{k=1}^{l-1} Q_k x_k)/(l+1) (1 branch + 1 identity + l-1 Q-terms;
+                 the divisor grows with l). The reading of "DenseNet-inspired, additive"
+                 with a normalising factor the text does not mention.
+* `branch_init` (residual and hyperres only; 'glorot' for plain):
+    - 'glorot'   the paper's Glorot normal W_l for every layer.
+    - 'small'    the hidden-to-hidden weights of the skip layers, W_l for l = 1 .. L-1,
+                 are Glorot normal times 1/sqrt(L) at init (W_0 is left alone): a
+                 small last weight per block, as Fixup scales the residual branches'
+                 weights down by a depth-dependent factor. Fixup's zero init of a
+                 branch's last layer cannot be used as is: our branches are one ReLU
+                 layer, and W_l = 0 gives f(b) = f(0) = 0 with a zero ReLU gradient,
+                 so W_l would never move. With zero biases 'small' computes the same
+                 function at init as skip_scale='branch' (f(c z) = c f(z) for c > 0);
+                 their gradients, and so their training, differ.
+    - 'skipinit' each skip layer l = 1 .. L-1 gets a learnable scalar gain α_l,
+                 initialised to 0: x_{l+1} = α_l·f(W_l x_l + b_{l+1}) + skips (SkipInit,
+                 De & Smith 2020). This adds L-1 parameters (`gains.<l-1>.alpha`, after
+                 all others), so the paper's counts are off by L-1. At init the
+                 residual net computes x_L = x_1.
+  Malicious init (Glorot − I) is applied after the branch init: with 'small',
+  W_l = Glorot/sqrt(L) − I. The two options combine (the branch is multiplied by
+  both α_l and its scale). Each costs one extra elementwise product per layer,
+  and only when it is on; the record's "relu" stays the unscaled f(pre).
 
 `forward(x, record=list)` appends, per hidden layer, {"pre": input of the ReLU,
 "relu": f(pre), "out": x_{l+1}} (Tensors on the graph), for per-layer meters and
@@ -51,6 +103,9 @@ from .objective import DEFAULT_BIAS_LAMBDA, resolve_bias_reg
 
 SKIPS = ("plain", "residual", "hyperres")
 INITS = ("glorot_normal", "malicious")
+SKIP_SCALES = ("none", "branch", "average")
+BRANCH_INITS = ("glorot", "small", "skipinit")
+_DEFAULTS = {"init": ("glorot_normal",), "skip_scale": ("none",), "branch_init": ("glorot",)}   # left out of repr
 
 
 class Fixed(nn.Module):
@@ -66,6 +121,16 @@ class Fixed(nn.Module):
 
     def extra_repr(self):
         return f"{self.matrix.shape[1]}, {self.matrix.shape[0]}, fixed"
+
+
+class Gain(nn.Module):
+    """A learnable scalar gain α (a parameter of shape (1,)), initialised to 0: SkipInit's branch multiplier."""
+
+    def __init__(self, dtype):
+        self.alpha = nn.Parameter(numpy.zeros(1, dtype))
+
+    def extra_repr(self):
+        return "1"
 
 
 def _int(value, name, minimum):
@@ -88,13 +153,16 @@ class MLP(nn.Module):
     bias_reg      None | 'cifar10' | 'cifar100' | 'l2' | (mu, sigma): BiasReg targets b* ~ N(mu, sigma)
     bias_lambda   penalty strength λ (default 1e-3 when bias_reg is set; see models/objective.py)
     bn_layer      None | m in 1..depth: batch norm on the pre-activation of hidden layer m
+    skip_scale    'none' | 'branch' (ReLU branch × 1/sqrt(depth)) | 'average' (each skip sum / its summands)
+    branch_init   'glorot' | 'small' (W_l × 1/sqrt(depth), l >= 1) | 'skipinit' (learnable gain α_l = 0)
     rng           a seed (int) or a numpy.random.Generator; the config records the seed when it is an int
     dtype         float32 or float64 (parameters and buffers)
     """
 
     def __init__(self, inputs=3072, width=128, depth=30, classes=20, skip="plain", rng=None,
                  dtype=numpy.float32, *, skip_matrix=None, skip_shared=True, hyper_matrix=None,
-                 init="glorot_normal", bias_reg=None, bias_lambda=None, bn_layer=None):
+                 init="glorot_normal", bias_reg=None, bias_lambda=None, bn_layer=None, skip_scale="none",
+                 branch_init="glorot"):
         inputs, width = _int(inputs, "inputs", 1), _int(width, "width", 1)
         depth, classes = _int(depth, "depth", 1), _int(classes, "classes", 1)
         if skip not in SKIPS:
@@ -144,11 +212,22 @@ class MLP(nn.Module):
         if bn_layer is not None and (isinstance(bn_layer, bool) or not isinstance(bn_layer, (int, numpy.integer))
                                      or not 1 <= bn_layer <= depth):
             raise ValueError(f"bn_layer must be None or a hidden layer number from 1 to {depth}; got {bn_layer!r}.")
+        if skip_scale not in SKIP_SCALES:
+            raise ValueError(f"unknown skip_scale {skip_scale!r}; choose one of: {', '.join(SKIP_SCALES)}.")
+        if skip == "plain" and skip_scale != "none":
+            raise ValueError(f"a plain net has no skip sums to scale, so skip_scale must be 'none'; got {skip_scale!r}.")
+        if branch_init not in BRANCH_INITS:
+            raise ValueError(f"unknown branch_init {branch_init!r}; choose one of: {', '.join(BRANCH_INITS)}.")
+        if skip == "plain" and branch_init != "glorot":
+            raise ValueError(f"a plain net has no skip branches, so branch_init must be 'glorot'; got {branch_init!r}.")
         dtype = float_dtype(dtype)
         seed, rng = seeded(rng)
         sizes = [inputs] + [width] * depth
         self.hidden = [nn.Linear(a, b, rng=rng, dtype=dtype) for a, b in zip(sizes, sizes[1:])]
         self.output = nn.Linear(width, classes, rng=rng, dtype=dtype)
+        if branch_init == "small":      # before malicious init: W_l = Glorot/sqrt(L) - I
+            for layer in self.hidden[1:]:
+                layer.weight.data *= dtype.type(1 / numpy.sqrt(depth))
         if init == "malicious":
             for layer in self.hidden[1:]:
                 layer.weight.data -= numpy.eye(width, dtype=dtype)
@@ -167,16 +246,21 @@ class MLP(nn.Module):
             self.buffer_names = ("bias_targets",)
         self.bn = nn.BatchNorm1d(width, dtype=dtype) if bn_layer is not None else None
         self._bn_index = -1 if bn_layer is None else bn_layer - 1
+        self.gains = [Gain(dtype) for _ in range(depth - 1)] if branch_init == "skipinit" else []   # α_1 .. α_{L-1}
+        self._branch = float(1 / numpy.sqrt(depth)) if skip_scale == "branch" else None   # a Python float: cast to the dtype
+        self._average = skip_scale == "average"
         self.config = {"arch": "mlp", "inputs": inputs, "width": width, "depth": depth, "classes": classes,
                        "skip": skip, "skip_matrix": skip_matrix, "skip_shared": bool(skip_shared),
                        "hyper_matrix": hyper_matrix, "init": init,
                        "bias_reg": None if targets is None else list(targets), "bias_lambda": bias_lambda,
-                       "bn_layer": None if bn_layer is None else int(bn_layer), "seed": seed, "dtype": dtype.name}
+                       "bn_layer": None if bn_layer is None else int(bn_layer), "skip_scale": skip_scale,
+                       "branch_init": branch_init, "seed": seed, "dtype": dtype.name}
 
     def forward(self, x, record=None):
         """Logits (N, classes) for x (N, inputs); with record=list, one dict per hidden layer is appended:
         {"pre": the ReLU's input (after batch norm on the bn layer), "relu": f(pre), "out": x_{l+1}}."""
         skip, skip_q, hyper_q, bn_index = self.skip, self.skip_q, self.hyper_q, self._bn_index
+        gains, branch, average = self.gains, self._branch, self._average
         residual = skip != "plain"
         shared = len(skip_q) == 1
         prev = acc = None
@@ -188,11 +272,18 @@ class MLP(nn.Module):
             if l == 0 or not residual:
                 out = h
             else:
-                out = h + (x if not skip_q else skip_q[0 if shared else l - 1](x))
+                b = h
+                if gains:
+                    b = b * gains[l - 1].alpha            # SkipInit: α_l f(·)
+                if branch is not None:
+                    b = b * branch                        # 1/sqrt(L) f(·)
+                out = b + (x if not skip_q else skip_q[0 if shared else l - 1](x))
                 if l >= 2 and skip == "hyperres":
                     term = hyper_q[l - 2](prev)           # Q_{l-1} x_{l-1}, added to the running sum
                     acc = term if acc is None else acc + term
                     out = out + acc
+                if average:                               # residual: 2 summands; hyperres: l + 1
+                    out = out * (1 / (l + 1) if skip == "hyperres" else 0.5)
             if record is not None:
                 record.append({"pre": z, "relu": h, "out": out})
             prev, x = x, out
@@ -208,5 +299,6 @@ class MLP(nn.Module):
 
     def extra_repr(self):
         c = self.config
-        return ", ".join(f"{k}={c[k]!r}" for k in ("skip", "skip_matrix", "hyper_matrix", "init", "bias_reg", "bn_layer")
-                         if c[k] is not None and not (k == "init" and c[k] == "glorot_normal"))
+        return ", ".join(f"{k}={c[k]!r}" for k in ("skip", "skip_matrix", "hyper_matrix", "init", "bias_reg", "bn_layer",
+                                                        "skip_scale", "branch_init")
+                         if c[k] is not None and c[k] not in _DEFAULTS.get(k, ()))

@@ -453,3 +453,16 @@ def test_batches_cover_every_example_once_and_keep_the_last_partial_batch():
     assert list(data.batches(0, 10, 0)) == []
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
         data.batches(10, 0, 0)
+
+
+def test_subset_keeps_a_prefix_of_originals_then_mirrors():
+    full = data.load("synthetic", synthetic_size=(60, 20), seed=2, mirror=False, preprocess="raw")
+    part = data.load("synthetic", synthetic_size=(60, 20), seed=2, subset=(10, 5), preprocess="raw")
+    assert part.train_x.shape[0] == 20 and part.test_x.shape[0] == 5
+    numpy.testing.assert_array_equal(part.train_x[:10], full.train_x[:10])
+    numpy.testing.assert_array_equal(part.test_y, full.test_y[:5])
+    assert part.info["sizes"]["subset"] == [10, 5]
+    with pytest.raises(DataError, match="more than"):
+        data.load("synthetic", synthetic_size=(60, 20), subset=(61, 5))
+    with pytest.raises(DataError, match="two positive integers"):
+        data.load("synthetic", subset=(0, 5))

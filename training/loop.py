@@ -86,8 +86,12 @@ class Progress:
         pass
 
 
-def train(config, run_dir, resume=False, measurements=(), progress=None):
-    """Train as `config` says, writing into `run_dir`; returns the summary dict."""
+def train(config, run_dir, resume=False, measurements=(), progress=None, data=None):
+    """Train as `config` says, writing into `run_dir`; returns the summary dict.
+
+    data: the Dataset `config.data` describes, when the caller has it loaded already (many
+    runs on one data set then share one copy); None loads it.
+    """
     from data import batches
     from models import objective
 
@@ -99,7 +103,7 @@ def train(config, run_dir, resume=False, measurements=(), progress=None):
     if not resume and has_checkpoint:
         raise RunError(f"{run_dir} already holds a run; continue it with --resume or choose another --out")
 
-    data, model = prepare(config)
+    data, model = prepare(config, data)
     device = model.device
     train_x, train_y, test_x, test_y = (mg.to_device(a, device) for a in
                                         (data.train_x, data.train_y, data.test_x, data.test_y))
@@ -167,11 +171,12 @@ def train(config, run_dir, resume=False, measurements=(), progress=None):
     return summary
 
 
-def prepare(config):
-    """The data set and the freshly initialized model (on its device) that a TrainConfig describes."""
+def prepare(config, data=None):
+    """The data set (loaded unless given) and the freshly initialized model, on its device, of a TrainConfig."""
     from data import load
     from models import build
-    data = load(**config.data, dtype=numpy.dtype(config.dtype))
+    if data is None:
+        data = load(**config.data, dtype=numpy.dtype(config.dtype))
     shape = {"inputs": int(data.train_x.shape[1])} if config.model.get("arch", "mlp") == "mlp" else {}
     model = build(dict(config.model, classes=data.classes, **shape), seed=config.seed, dtype=config.dtype)
     return data, model.to(mg.get_device(config.device))

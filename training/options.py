@@ -11,6 +11,8 @@ ARCHS = {   # CLI name -> (model arch, skip)
     "conv-plain": ("conv", "plain"), "conv-residual": ("conv", "residual"),
 }
 REGULARIZERS = ("none", "biasreg", "biasl2")
+SKIP_SCALES = ("none", "branch", "average")      # models/mlp.py: the fidelity options (beyond the paper)
+BRANCH_INITS = ("glorot", "small", "skipinit")
 
 
 def model_config(p):
@@ -18,7 +20,10 @@ def model_config(p):
     arch, depth, width, blocks, widths, dataset = p["arch"], p["depth"], p["width"], p["blocks"], p["widths"], p["dataset"]
     skip_matrix, hyper_matrix, init, bn_layer = p["skip_matrix"], p["hyper_matrix"], p["init"], p["bn_layer"]
     reg, reg_mu, reg_sigma, reg_lambda = p["reg"], p["reg_mu"], p["reg_sigma"], p["reg_lambda"]
+    skip_scale, branch_init = p.get("skip_scale", "none"), p.get("branch_init", "glorot")
     kind, skip = ARCHS[arch]
+    if kind == "conv" and (skip_scale != "none" or branch_init != "glorot"):
+        raise click.UsageError("--skip-scale and --branch-init apply only to the fully connected nets")
     if kind == "conv":
         return {"arch": "conv", "skip": skip, "blocks": blocks, "widths": list(widths)}
     config = {"arch": "mlp", "skip": skip, "depth": depth, "width": width, "init": init}
@@ -42,6 +47,10 @@ def model_config(p):
             config["bias_lambda"] = reg_lambda
     if bn_layer is not None:
         config["bn_layer"] = bn_layer
+    if skip_scale != "none":
+        config["skip_scale"] = skip_scale
+    if branch_init != "glorot":
+        config["branch_init"] = branch_init
     return config
 
 
@@ -56,6 +65,10 @@ def run_name(arch, depth, dataset, seed, model):
         parts.append("biasl2" if model["bias_reg"] == "l2" else "biasreg")
     if "bn_layer" in model:
         parts.append(f"bn{model['bn_layer']}")
+    if "skip_scale" in model:
+        parts.append(f"scale-{model['skip_scale']}")
+    if "branch_init" in model:
+        parts.append(f"init-{model['branch_init']}")
     return "-".join(parts + [dataset, f"s{seed}"])
 
 
@@ -85,6 +98,12 @@ MODEL_OPTIONS = [
     click.option("--reg-sigma", type=float, default=None, help="BiasReg target standard deviation."),
     click.option("--reg-lambda", type=float, default=None, help="Penalty strength (default 1e-3, see models/objective.py)."),
     click.option("--bn-layer", type=int, default=None, help="Put one batch-norm layer at this hidden layer (15 for BiasReg+BN)."),
+    click.option("--skip-scale", type=click.Choice(list(SKIP_SCALES)), default="none", show_default=True,
+                 help="Residual/hyperres (beyond the paper): branch = ReLU branch x 1/sqrt(depth); "
+                 "average = each skip sum divided by its number of terms."),
+    click.option("--branch-init", type=click.Choice(list(BRANCH_INITS)), default="glorot", show_default=True,
+                 help="Residual/hyperres (beyond the paper): small = W_l x 1/sqrt(depth) for l >= 1; "
+                 "skipinit = a learnable gain 0 on each branch."),
     click.option("--blocks", type=click.IntRange(1), default=3, show_default=True, help="Conv nets: blocks per stage."),
     click.option("--widths", default="16,32,64", show_default=True, callback=_widths, help="Conv nets: channels per stage.")
 ]
