@@ -100,6 +100,12 @@ def _bars(metric, fig, labels, ylabel, log=False, at="mean", title=""):
         ax.set_ylabel(ylabel)
         if log:
             ax.set_yscale("log")
+        elif metric != "train_acc":       # indices differ in the 4th decimal: zoom to the data
+            values = [b.get_height() for b in ax.patches if numpy.isfinite(b.get_height())]
+            if values:
+                lo, hi = min(values), max(values)
+                pad = 0.1 * (hi - lo) or 1e-4
+                ax.set_ylim(lo - pad, hi + pad)
     draw.title = title
     return draw
 

@@ -6,6 +6,7 @@ summary.json says finished (or diverged) -> done; a checkpoint -> resume; nothin
 -> start. A run that fails for a reason other than divergence (missing data, say)
 is reported with its one-line reason and the other runs go on.
 """
+import dataclasses
 import json
 import os
 import time
@@ -54,9 +55,7 @@ def run_one(spec, root, data_root=None, device="cpu", progress=None):
     status = state(root, spec)
     if status in ("finished", "diverged"):
         return spec.name, status, 0.0, ""
-    config = spec.config
-    config.device = device
-    config.data = dict(config.data, root=data_root)
+    config = dataclasses.replace(spec.config, device=device, data=dict(spec.config.data, root=data_root))
     folder = run_dir(root, spec)
     try:
         with warnings.catch_warnings():
@@ -72,10 +71,6 @@ def run_one(spec, root, data_root=None, device="cpu", progress=None):
         from data import DataError
         message = str(e) if isinstance(e, (DataError, RunError, ValueError)) else f"{type(e).__name__}: {e}"
         return spec.name, "failed", time.perf_counter() - began, message
-
-
-def _worker_run(spec, root, data_root, device):
-    return run_one(spec, root, data_root, device)
 
 
 class Listener:
@@ -114,7 +109,7 @@ def execute(specs, root, workers=1, data_root=None, device="cpu", listener=None)
     os.environ.update({k: threads for k in saved})     # read by the fresh (spawned) workers' BLAS
     try:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = [pool.submit(_worker_run, spec, root, data_root, device) for spec in todo]
+            futures = [pool.submit(run_one, spec, root, data_root, device) for spec in todo]
             for future in as_completed(futures):
                 name, status, seconds, message = future.result()
                 results[name] = (status, message)
