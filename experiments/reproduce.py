@@ -81,6 +81,10 @@ def report(figure, preset, claims, summary):
     lines = [f"# {figure.name}: {figure.title}", "", f"**Paper.** {figure.paper}", "",
              f"**Preset:** `{preset.name}`. Wall-clock for this figure (runs not already done, "
              f"aggregation, plot): {summary['seconds']:.0f} s.", ""]
+    if preset.name == "quick" and figure.kind == "runs":
+        lines += ["The quick preset keeps the paper's nets and cuts the budget (experiments/presets.py): a claim "
+                  "that does not hold here may need the paper preset (100 epochs on 100,000 images, more seeds) "
+                  "to show; one that holds here has shown early in training.", ""]
     if figure.notes:
         lines += [figure.notes(preset), ""]
     if "runs_per_group" in summary:
