@@ -37,7 +37,9 @@ def draw_layers(ax, panel, curves, colors):
     styles = ["-", "--", ":", "-."]
     for g in _groups(panel, curves):
         keys = sorted(k for k in curves[g] if k.startswith(panel.prefix + "/layer"))
+        last = max((curves[g][k]["epochs"][-1] for k in keys), default=None)
         for i, epoch in enumerate(panel.epochs):
+            epoch = last if epoch == "last" else epoch
             points = []
             for k in keys:
                 c = curves[g][k]

@@ -50,7 +50,8 @@ class Curve:
 
 @dataclass
 class Layers:
-    """A per-layer meter ('<prefix>/layerNN') against layer at chosen epochs, one line per group and epoch."""
+    """A per-layer meter ('<prefix>/layerNN') against layer at chosen epochs ("last": each group's last), one line
+    per group and epoch."""
     prefix: str
     ylabel: str
     epochs: tuple = (0,)
