@@ -66,7 +66,11 @@ def _names(figure):
               "(default: $SKIP_SINGULARITIES_DATA, else ~/.cache/skip-singularities).")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
 def reproduce_cmd(figure, preset, out, workers, data_dir, device):
-    """Reproduce FIGURE (fig3, figS1, ..., a comma-separated list, or all) and check the paper's claims.
+    """Reproduce FIGURE and check the paper's claims.
+
+    FIGURE is one of fig2 fig3 fig4 fig5 fig6 fig7 fig8 figS1 figS2 figS3 figS4 figS5 figS6
+    figS7-svhn figS7-stl10 (the paper), conv-fig3 conv-fig5 activation fidelity (ours), a
+    comma-separated list, or all.
 
     Each figure gets a folder with figure.png, numbers.json, claims.csv and report.md;
     <out>/CLAIMS.md collects every claim checked so far. Interrupted? Run the same

@@ -8,7 +8,7 @@ constructors'):
     arch          'mlp' (default) | 'conv'
     mlp:   inputs, width, depth, classes, skip, skip_matrix, skip_shared, hyper_matrix,
            init, bias_reg, bias_lambda, bn_layer, skip_scale, branch_init, seed, dtype
-    conv:  blocks, widths, classes, skip, in_channels, batch_norm, init, seed, dtype
+    conv:  blocks, widths, classes, skip, in_channels, batch_norm, init, bias_reg, bias_lambda, seed, dtype
 
 `seed` is the integer the generator is seeded with (None: fresh entropy, not
 reproducible). A key that is not listed for the arch raises ValueError; callers
@@ -20,7 +20,8 @@ from .mlp import MLP
 MODEL_KEYS = {
     "mlp": ("arch", "inputs", "width", "depth", "classes", "skip", "skip_matrix", "skip_shared", "hyper_matrix",
             "init", "bias_reg", "bias_lambda", "bn_layer", "skip_scale", "branch_init", "seed", "dtype"),
-    "conv": ("arch", "blocks", "widths", "classes", "skip", "in_channels", "batch_norm", "init", "seed", "dtype"),
+    "conv": ("arch", "blocks", "widths", "classes", "skip", "in_channels", "batch_norm", "init", "bias_reg",
+             "bias_lambda", "seed", "dtype"),
 }
 _CLASSES = {"mlp": MLP, "conv": ConvNet}
 

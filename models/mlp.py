@@ -90,16 +90,13 @@ net); SkipInit keeps the residual net at x_L = x_1 (hyperres still grows).
 "relu": f(pre), "out": x_{l+1}} (Tensors on the graph), for per-layer meters and
 gradients with respect to layer activities.
 """
-import numbers
-
 import numpy
 
-from minigrad import concatenate, linear, nn, relu
-from minigrad.ops import sum as _sum
+from minigrad import linear, nn, relu
 
 from . import skips
 from .checks import float_dtype, seeded
-from .objective import DEFAULT_BIAS_LAMBDA, resolve_bias_reg
+from .objective import bias_penalty, resolve_bias_lambda, resolve_bias_reg
 
 SKIPS = ("plain", "residual", "hyperres")
 INITS = ("glorot_normal", "malicious")
@@ -201,14 +198,7 @@ class MLP(nn.Module):
             raise ValueError("malicious init subtracts I to cancel the identity skip, so it needs skip='residual' "
                              f"with skip_matrix 'identity'; got skip={skip!r}, skip_matrix={skip_matrix!r}.")
         targets = resolve_bias_reg(bias_reg)
-        if targets is None and bias_lambda is not None:
-            raise ValueError(f"bias_lambda needs a bias_reg (cifar10, cifar100, l2 or (mu, sigma)); "
-                             f"got bias_lambda={bias_lambda!r} with bias_reg=None.")
-        if targets is not None:
-            bias_lambda = DEFAULT_BIAS_LAMBDA if bias_lambda is None else bias_lambda
-            if isinstance(bias_lambda, bool) or not isinstance(bias_lambda, numbers.Real) or not 0 <= bias_lambda < float("inf"):
-                raise ValueError(f"bias_lambda must be a finite number >= 0; got {bias_lambda!r}.")
-            bias_lambda = float(bias_lambda)
+        bias_lambda = resolve_bias_lambda(targets, bias_lambda)
         if bn_layer is not None and (isinstance(bn_layer, bool) or not isinstance(bn_layer, (int, numpy.integer))
                                      or not 1 <= bn_layer <= depth):
             raise ValueError(f"bn_layer must be None or a hidden layer number from 1 to {depth}; got {bn_layer!r}.")
@@ -293,9 +283,7 @@ class MLP(nn.Module):
         """λ Σ_l Σ_i (b_li - b*_li)² over all hidden biases as a scalar Tensor on the graph; None without BiasReg."""
         if self.bias_targets is None:
             return None
-        biases = concatenate([layer.bias for layer in self.hidden])
-        diff = biases - self.bias_targets.reshape(-1)
-        return _sum(diff * diff) * self.bias_lambda
+        return bias_penalty([layer.bias for layer in self.hidden], self.bias_targets.reshape(-1), self.bias_lambda)
 
     def extra_repr(self):
         c = self.config

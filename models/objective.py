@@ -7,7 +7,10 @@ the model's seeded generator, and the loss gains
     penalty = λ Σ_l Σ_i (b_li - b*_li)²          (squared L2, summed, no ½)
 
 over the biases of all hidden layers (not the softmax layer's). BiasL2Reg is the
-same with μ = σ = 0 (targets 0). The penalty is built from engine ops, so
+same with μ = σ = 0 (targets 0). For a ConvNet the "hidden units" are the output
+channels of every conv layer (stem included, linear head not): one target per
+channel bias. The formula lives in `bias_penalty`, which MLP.penalty and
+ConvNet.penalty both call. The penalty is built from engine ops, so
 gradients and Hessian-vector products of `objective` include it: its Hessian is
 2λ on each hidden bias coordinate and 0 elsewhere.
 
@@ -23,7 +26,11 @@ gradients and Hessian-vector products of `objective` include it: its Hessian is
   biases, which is the mechanism the paper proposes; yet a bias the data need can
   still move, by about g/(2λ) from its target where g is its cross-entropy gradient.
 """
+import numbers
+
+from minigrad import concatenate
 from minigrad import functional as F
+from minigrad.ops import sum as _sum
 
 # (μ, σ) of the BiasReg targets, from the paper (§2.6 / PAPER.md §2.3).
 BIAS_TARGETS = {"cifar10": (0.51, 0.96), "cifar100": (0.91, 0.03), "l2": (0.0, 0.0)}
@@ -46,6 +53,26 @@ def resolve_bias_reg(bias_reg):
     raise ValueError(f"bias_reg must be None, a name in {', '.join(BIAS_TARGETS)} "
                      f"('l2' is BiasL2Reg, targets 0) or a (mu, sigma) pair of finite numbers with sigma >= 0; "
                      f"got {bias_reg!r}.")
+
+
+def resolve_bias_lambda(targets, bias_lambda):
+    """λ as a float (DEFAULT_BIAS_LAMBDA when None) given resolved targets; None without BiasReg."""
+    if targets is None:
+        if bias_lambda is not None:
+            raise ValueError(f"bias_lambda needs a bias_reg (cifar10, cifar100, l2 or (mu, sigma)); "
+                             f"got bias_lambda={bias_lambda!r} with bias_reg=None.")
+        return None
+    bias_lambda = DEFAULT_BIAS_LAMBDA if bias_lambda is None else bias_lambda
+    if isinstance(bias_lambda, bool) or not isinstance(bias_lambda, numbers.Real) or not 0 <= bias_lambda < float("inf"):
+        raise ValueError(f"bias_lambda must be a finite number >= 0; got {bias_lambda!r}.")
+    return float(bias_lambda)
+
+
+def bias_penalty(biases, targets, lam):
+    """λ Σ (b - b*)² as a scalar Tensor on the graph: `biases` a list of bias Tensors, `targets` their
+    flat concatenation's targets (an array of the same total length, in the same order)."""
+    diff = concatenate(list(biases)) - targets
+    return _sum(diff * diff) * lam
 
 
 def objective(model, x, labels, penalty=True, return_logits=False):

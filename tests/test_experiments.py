@@ -191,3 +191,9 @@ def test_cli_reproduce_and_index(tmp_path):
     assert "[figS3](figS3/report.md)" in index and "overestimates the degenerate fraction" in index
     bad = CliRunner().invoke(main, ["reproduce", "fig99", "--preset", "test", "--out", str(tmp_path)])
     assert bad.exit_code == 2 and "unknown figure 'fig99'" in bad.output and "Traceback" not in bad.output
+
+
+def test_help_names_every_figure():
+    from cli import main
+    text = " ".join(CliRunner().invoke(main, ["reproduce", "--help"]).output.split())
+    assert all(f" {name} " in text or f" {name}," in text or f" {name} (" in text for name in FIGURES)

@@ -384,9 +384,15 @@ def test_command_line_options():
     lines = result.output.splitlines()
     assert json.loads(lines[0])["skip_scale"] == "average" and json.loads(lines[0])["branch_init"] == "skipinit"
     assert lines[1] == "hyperres-d4-scale-average-init-skipinit-synthetic-s0"
+    result = CliRunner().invoke(_cli, ["--arch", "conv-residual", *base, "--init", "malicious", "--reg", "biasl2"])
+    assert result.exit_code == 0, result.output            # Fig 5's variants on the conv nets
+    conv = json.loads(result.output.splitlines()[0])
+    assert conv["init"] == "malicious" and conv["bias_reg"] == "l2" and conv["arch"] == "conv"
     for args, message in ((["--arch", "plain", "--skip-scale", "branch"], "skip_scale must be 'none'"),
                           (["--arch", "residual", "--skip-scale", "half"], "'half' is not one of"),
-                          (["--arch", "conv-residual", "--branch-init", "small"], "apply only to the fully connected")):
+                          (["--arch", "conv-residual", "--branch-init", "small"], "apply only to the fully connected"),
+                          (["--arch", "conv-plain", "--init", "malicious"], "needs skip='residual'"),
+                          (["--arch", "conv-plain", "--skip-matrix", "ortho"], "unknown config keys ['skip_matrix']")):
         result = CliRunner().invoke(_cli, [*args, *base])
         assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output, result.output
 

@@ -479,7 +479,8 @@ CONV_BAD = [
     (dict(widths=(16, 8)), "non-decreasing sequence of positive channel counts"),
     (dict(widths=()), "non-decreasing"),
     (dict(blocks=0), "blocks must be an integer >= 1"),
-    (dict(init="malicious"), "unknown init 'malicious' for a conv net; choose one of: glorot_normal, he_normal"),
+    (dict(init="he"), "unknown init 'he' for a conv net; choose one of: glorot_normal, he_normal, malicious"),
+    (dict(init="malicious"), "needs skip='residual'"),
     (dict(batch_norm="yes"), "batch_norm must be True or False"),
 ]
 
@@ -494,7 +495,7 @@ def test_bad_conv_arguments_raise_one_clear_sentence(kwargs, match):
 @pytest.mark.parametrize("config, match", [
     (dict(arch="transformer"), "unknown arch 'transformer'; choose one of: mlp, conv"),
     (dict(depth=3, skip_matirx="ortho"), "unknown config keys ['skip_matirx'] for arch 'mlp'; valid keys are:"),
-    (dict(arch="conv", bias_reg="cifar10"), "unknown config keys ['bias_reg'] for arch 'conv'"),
+    (dict(arch="conv", bn_layer=2), "unknown config keys ['bn_layer'] for arch 'conv'"),
 ])
 def test_bad_configs_raise_one_clear_sentence(config, match):
     with pytest.raises(ValueError) as info:

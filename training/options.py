@@ -25,8 +25,11 @@ def model_config(p):
     if kind == "conv" and (skip_scale != "none" or branch_init != "glorot"):
         raise click.UsageError("--skip-scale and --branch-init apply only to the fully connected nets")
     if kind == "conv":
-        return {"arch": "conv", "skip": skip, "blocks": blocks, "widths": list(widths)}
-    config = {"arch": "mlp", "skip": skip, "depth": depth, "width": width, "init": init}
+        config = {"arch": "conv", "skip": skip, "blocks": blocks, "widths": list(widths)}
+        if init != "glorot_normal":
+            config["init"] = init
+    else:
+        config = {"arch": "mlp", "skip": skip, "depth": depth, "width": width, "init": init}
     if skip_matrix:
         config["skip_matrix"] = skip_matrix
     if hyper_matrix:
@@ -45,6 +48,8 @@ def model_config(p):
                                   "only for cifar10 and cifar100)")
         if reg_lambda is not None:
             config["bias_lambda"] = reg_lambda
+    if kind == "conv":            # the conv nets take the Fig 5 variants (init, BiasReg) but none of the MLP's others
+        return config
     if bn_layer is not None:
         config["bn_layer"] = bn_layer
     if skip_scale != "none":
