@@ -22,7 +22,7 @@ from . import aggregate
 HELD, WITHIN, NOT_HELD, NO_DATA = "held", "within error", "not held", "no data"
 
 
-def _fmt(stats, percent=False):
+def format_stats(stats, percent=False):
     """'mean ± SE (n=…)', the mean to the SE's second significant digit (so close means stay distinguishable)."""
     if stats["mean"] is None:
         return "n/a"
@@ -53,7 +53,7 @@ class Order:
         epochs = {aggregate.epoch_of(rows, self.metric, self.at)
                   for g in self.groups for rows in rows_by_group.get(g, [])} - {None}
         verdict = self.verdict([stats[g] for g in self.groups])
-        measured = "; ".join(f"{g} {_fmt(stats[g], self.percent)}" for g in self.groups)
+        measured = "; ".join(f"{g} {format_stats(stats[g], self.percent)}" for g in self.groups)
         return {"claim": self.text, "metric": self.metric, "at": self.at, "epochs": sorted(epochs),
                 "stats": stats, "measured": measured, "verdict": verdict}
 

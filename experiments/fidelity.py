@@ -113,7 +113,7 @@ def _bars(metric, fig, labels, ylabel, log=False, at="mean", title=""):
 def tables(claims, rows_by_group):
     """Two markdown matrices, settings x claims (verdicts) and settings x nets (train accuracy, mean over epochs)."""
     from . import aggregate
-    from .claims import _fmt
+    from .claims import format_stats
     heads = [c["claim"].split(" — ")[0] for c in claims[::len(SETTINGS)]]
     verdict = {(c["claim"].split(" — ")[0], c["claim"].split(" — ")[1]): c["verdict"] for c in claims}
     lines = ["## The grid at a glance", "", "Verdicts (rows: settings; columns: claims; details in the table below):",
@@ -131,7 +131,7 @@ def tables(claims, rows_by_group):
             acc = aggregate.mean_se([aggregate.value_at(r, "train_acc", "mean") for r in runs])
             growth = aggregate.mean_se([aggregate.value_at(r, "meters/rms/growth_last_first", 0) for r in runs])
             g = "" if growth["mean"] is None else f" [{growth['mean']:.2g}]"
-            cells.append(_fmt(acc, percent=True).split(" (n=")[0] + g)
+            cells.append(format_stats(acc, percent=True).split(" (n=")[0] + g)
         lines.append(f"| {s} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

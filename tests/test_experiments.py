@@ -197,3 +197,11 @@ def test_help_names_every_figure():
     from cli import main
     text = " ".join(CliRunner().invoke(main, ["reproduce", "--help"]).output.split())
     assert all(f" {name} " in text or f" {name}," in text or f" {name} (" in text for name in FIGURES)
+
+
+def test_numbers_are_shown_to_the_precision_their_error_allows():
+    from experiments.claims import format_stats
+    assert format_stats({"mean": 0.99731, "se": 4.9e-6, "n": 4}) == "0.9973100 ± 0.0000049 (n=4)"
+    assert format_stats({"mean": 0.1057, "se": 0.0019, "n": 4}, percent=True) == "10.57 ± 0.19 (n=4)"
+    assert format_stats({"mean": 0.5, "se": None, "n": 1}, percent=True) == "50.00 (n=1)"
+    assert format_stats({"mean": None, "se": None, "n": 0}) == "n/a"
