@@ -1,7 +1,8 @@
 """Reproduce one figure: its runs, their aggregate, its claims, and the folder a reader opens.
 
-<root>/<figure>/ gets figure.png, numbers.json (group curves, per-run claim values,
-claims, run states, settings), claims.csv and report.md. Runs live in <root>/runs/
+<root>/<figure>/ gets figure.png, numbers.json (every group's curves with their SEs,
+the claims with their per-group statistics, run names and states, the first run's
+settings), claims.csv and report.md. Runs live in <root>/runs/
 and are shared by all figures of one preset.
 """
 import csv
@@ -96,8 +97,9 @@ def report(figure, preset, claims, summary):
         settings = summary["settings"]
         if settings and settings["train"]:
             t = settings["train"]
-            lines.append(f"Training: {t['epochs']} epochs, Adam lr {t['lr']}, batch {t['batch_size']}, {t['dtype']}; "
-                         f"data {t['data']}. Measurements: {settings['plan']}.")
+            lines.append(f"Training (first run; the others differ as the curves say): {t['epochs']} epochs, "
+                         f"Adam lr {t['lr']}, batch {t['batch_size']}, {t['dtype']}; data {t['data']}. "
+                         f"Measurements: {settings['plan']}.")
         if summary["not_finished"]:
             lines += ["", "Runs not finished:"]
             lines += [f"- `{name}`: {state} {message}" for name, (state, message) in summary["not_finished"].items()]
