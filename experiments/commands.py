@@ -16,6 +16,7 @@ class RichListener:
 
     def __init__(self, progress):
         self.progress, self.runs, self.epochs = progress, None, None
+        self.said = set()          # a reason shared by many runs (no data, say) is printed once
 
     def begin(self, total, done):
         if self.runs is not None:
@@ -39,8 +40,10 @@ class RichListener:
 
     def finished(self, name, status, seconds, message):
         self.progress.advance(self.runs)
-        if status != "finished":
-            self.progress.console.print(f"  [yellow]{name}: {status}[/yellow] {message}")
+        if status != "finished" and message not in self.said:
+            self.said.add(message)
+            self.progress.console.print(f"  [yellow]{name}: {status}[/yellow] {message} (each run's reason is in "
+                                        "its figure's report.md)")
 
 
 def _names(figure):
