@@ -66,35 +66,29 @@ def curves(runs_rows):
     return out
 
 
+def _read(rows, metric, at):
+    """(epoch, value) of one run's `metric` as `value_at` reads it; epoch None for 'mean', (None, None) if absent."""
+    measured = [(r["epoch"], r[metric]) for r in rows if r.get(metric) is not None]
+    later = [(e, v) for e, v in measured if e >= 1]
+    if at == "last":
+        return measured[-1] if measured else (None, None)
+    if at == "early":
+        return later[0] if later else (None, None)
+    if at == "mean":
+        return (None, float(numpy.mean([v for _, v in later]))) if later else (None, None)
+    exact = [(e, v) for e, v in measured if e == at]
+    return exact[0] if exact else (None, None)
+
+
 def value_at(rows, metric, at):
     """One run's value of `metric`: at an epoch (int), 'last' or 'early' (first measured epoch >= 1) it was
     measured, or 'mean' over the epochs >= 1 (for accuracy: how fast the run trained, the area under its curve)."""
-    measured = [(r["epoch"], r[metric]) for r in rows if r.get(metric) is not None]
-    if not measured:
-        return None
-    if at == "last":
-        return measured[-1][1]
-    if at == "early":
-        later = [v for e, v in measured if e >= 1]
-        return later[0] if later else None
-    if at == "mean":
-        later = [v for e, v in measured if e >= 1]
-        return float(numpy.mean(later)) if later else None
-    exact = [v for e, v in measured if e == at]
-    return exact[0] if exact else None
+    return _read(rows, metric, at)[1]
 
 
 def epoch_of(rows, metric, at):
     """The epoch `value_at` reads (None for 'mean')."""
-    measured = [r["epoch"] for r in rows if r.get(metric) is not None]
-    if not measured or at == "mean":
-        return None
-    if at == "last":
-        return measured[-1]
-    if at == "early":
-        later = [e for e in measured if e >= 1]
-        return later[0] if later else None
-    return at if at in measured else None
+    return _read(rows, metric, at)[0]
 
 
 def rank_split(rows_by_run, k, by="train_acc"):
