@@ -1,14 +1,601 @@
-"""Command line of skip-singularities: `python cli.py --help`."""
+"""Command line of skip-singularities: `python cli.py --help`.
+
+Every command lives here, and every option that more than one command takes
+(device, data, model) is declared once below. The commands only parse, call
+into `analysis/` and `models/`, and draw with rich; the work is done there.
+
+    train          one network, a run folder, a progress bar      (models.training)
+    spectrum       the Hessian spectrum of a run or a fresh net   (analysis.spectra)
+    singularities  the singularity meters per layer               (analysis.meters)
+    reproduce      every figure of the paper, claims checked      (analysis.reproduction)
+    toy            the paper's toy models                          (analysis.toys)
+    bench          engine speed against PyTorch                    (benchmarks/, not installed)
+"""
+import json
+import os
+import time
 import warnings
 
 import click
+from click.core import ParameterSource
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
+from rich.table import Table
 
-from analysis.commands import singularities, spectrum, validate_spectra
-from benchmarks.commands import bench
-from experiments.commands import reproduce_cmd
-from toys.commands import toy
-from training.commands import train
+console = Console()
 
+# ----------------------------------------------------------------------------- options declared once
+
+ARCHS = {   # CLI name -> (model arch, skip)
+    "plain": ("mlp", "plain"), "residual": ("mlp", "residual"), "hyperres": ("mlp", "hyperres"),
+    "conv-plain": ("conv", "plain"), "conv-residual": ("conv", "residual"),
+}
+REGULARIZERS = ("none", "biasreg", "biasl2")
+
+
+def _device(ctx, param, value):
+    import minigrad
+    try:
+        minigrad.get_device(value)
+    except minigrad.DeviceError as e:
+        raise click.BadParameter(str(e))
+    return value
+
+
+def _widths(ctx, param, value):
+    try:
+        widths = tuple(int(w) for w in value.split(","))
+    except ValueError:
+        raise click.BadParameter("give channel widths as integers separated by commas, e.g. 16,32,64")
+    if not widths or min(widths) < 1:
+        raise click.BadParameter("channel widths must be positive")
+    return widths
+
+
+device_option = click.option("--device", default="cpu", show_default=True, callback=_device,
+                             help="cpu, or cuda (needs CuPy and a GPU).")
+data_dir_option = click.option("--data-dir", default=None, help="Folder holding the CIFAR tarballs "
+                               "(default: $SKIP_SINGULARITIES_DATA, else ~/.cache/skip-singularities).")
+
+
+def _model_options():
+    from models.mlp import BRANCH_INITS, SKIP_SCALES
+    return [
+        click.option("--arch", type=click.Choice(list(ARCHS)), default="plain", show_default=True,
+                     help="Network: the paper's fully connected nets, or the conv nets (beyond the paper)."),
+        click.option("--depth", type=click.IntRange(1), default=30, show_default=True, help="Hidden layers (MLPs)."),
+        click.option("--width", type=click.IntRange(1), default=128, show_default=True, help="Units per hidden layer."),
+        click.option("--skip-matrix", default=None, help="Residual skip: identity, ortho (dense orthogonal), k<N> "
+                     "(N orthonormal vectors, e.g. k32), beta<value> (e.g. beta0.01)."),
+        click.option("--hyper-matrix", default=None,
+                     help="Hyper-residual Q_k type (default: the paper's k32 at width 128)."),
+        click.option("--init", type=click.Choice(["glorot_normal", "malicious"]), default="glorot_normal",
+                     show_default=True, help="malicious: subtract I from the hidden-to-hidden weights (residual nets)."),
+        click.option("--reg", type=click.Choice(REGULARIZERS), default="none", show_default=True,
+                     help="biasreg: random per-unit bias targets (the paper's mu, sigma); biasl2: targets 0."),
+        click.option("--reg-mu", type=float, default=None,
+                     help="BiasReg target mean (default: the paper's for the data set)."),
+        click.option("--reg-sigma", type=float, default=None, help="BiasReg target standard deviation."),
+        click.option("--reg-lambda", type=float, default=None, help="Penalty strength (default 1e-3)."),
+        click.option("--bn-layer", type=int, default=None,
+                     help="Put one batch-norm layer at this hidden layer (15 for BiasReg+BN)."),
+        click.option("--skip-scale", type=click.Choice(list(SKIP_SCALES)), default="none", show_default=True,
+                     help="Residual/hyperres (beyond the paper): branch = ReLU branch x 1/sqrt(depth); "
+                     "average = each skip sum divided by its number of terms."),
+        click.option("--branch-init", type=click.Choice(list(BRANCH_INITS)), default="glorot", show_default=True,
+                     help="Residual/hyperres (beyond the paper): small = W_l x 1/sqrt(depth) for l >= 1; "
+                     "skipinit = a learnable gain 0 on each branch."),
+        click.option("--blocks", type=click.IntRange(1), default=3, show_default=True,
+                     help="Conv nets: blocks per stage."),
+        click.option("--widths", default="16,32,64", show_default=True, callback=_widths,
+                     help="Conv nets: channels per stage."),
+    ]
+
+
+DATA_OPTIONS = [
+    click.option("--dataset", type=click.Choice(["cifar10", "cifar100", "synthetic"]), default="cifar100",
+                 show_default=True),
+    click.option("--labels", type=click.Choice(["coarse", "fine"]), default="coarse", show_default=True,
+                 help="CIFAR-100 labels: the paper uses the 20 coarse ones."),
+    data_dir_option,
+    click.option("--download/--no-download", default=True, show_default=True,
+                 help="Fetch a missing CIFAR tarball from the official address (MD5-checked)."),
+    click.option("--mirror/--no-mirror", default=True, show_default=True,
+                 help="Add each training image's horizontal mirror (the paper's augmentation)."),
+    click.option("--preprocess", type=click.Choice(["standardize", "center", "unit", "raw"]), default="standardize",
+                 show_default=True, help="Input preprocessing (not stated in the paper)."),
+    click.option("--pca", type=click.IntRange(1), default=None,
+                 help="Project inputs on this many principal components (128 for the small nets)."),
+]
+
+
+def _apply(options):
+    def decorate(f):
+        for option in reversed(options):
+            f = option(f)
+        return f
+    return decorate
+
+
+model_options = _apply(_model_options())
+data_options = _apply(DATA_OPTIONS)
+
+
+def model_config(p):
+    """The models.build config described by the parsed model options `p` (and p["dataset"] for BiasReg)."""
+    kind, skip = ARCHS[p["arch"]]
+    skip_scale, branch_init = p.get("skip_scale", "none"), p.get("branch_init", "glorot")
+    if kind == "conv" and (skip_scale != "none" or branch_init != "glorot"):
+        raise click.UsageError("--skip-scale and --branch-init apply only to the fully connected nets")
+    if kind == "conv":
+        config = {"arch": "conv", "skip": skip, "blocks": p["blocks"], "widths": list(p["widths"])}
+        if p["init"] != "glorot_normal":
+            config["init"] = p["init"]
+    else:
+        config = {"arch": "mlp", "skip": skip, "depth": p["depth"], "width": p["width"], "init": p["init"]}
+    for key in ("skip_matrix", "hyper_matrix"):
+        if p[key]:
+            config[key] = p[key]
+    if p["reg"] != "none":
+        config["bias_reg"] = _bias_reg(p)
+        if p["reg_lambda"] is not None:
+            config["bias_lambda"] = p["reg_lambda"]
+    if kind == "conv":            # the conv nets take the Fig 5 variants (init, BiasReg) but none of the MLP's others
+        return config
+    if p["bn_layer"] is not None:
+        config["bn_layer"] = p["bn_layer"]
+    if skip_scale != "none":
+        config["skip_scale"] = skip_scale
+    if branch_init != "glorot":
+        config["branch_init"] = branch_init
+    return config
+
+
+def _bias_reg(p):
+    if p["reg"] == "biasl2":
+        return "l2"
+    if p["reg_mu"] is not None or p["reg_sigma"] is not None:
+        if p["reg_mu"] is None or p["reg_sigma"] is None:
+            raise click.UsageError("give both --reg-mu and --reg-sigma, or neither (the paper's values for the data set)")
+        return [p["reg_mu"], p["reg_sigma"]]
+    if p["dataset"] in ("cifar10", "cifar100"):
+        return p["dataset"]
+    raise click.UsageError(f"BiasReg on {p['dataset']} needs --reg-mu and --reg-sigma (the paper gives them "
+                           "only for cifar10 and cifar100)")
+
+
+def configs(params):
+    """(model config, data config) from the parsed model and data options; one clear sentence when they clash."""
+    from models import build
+    if params["arch"].startswith("conv") and params["pca"]:
+        raise click.UsageError("--pca gives vectors; the conv nets need images")
+    model = model_config(params)
+    try:   # a bad combination (k larger than the width, a BN layer past the depth) fails here, in one line
+        build(dict(model, **({"inputs": 8} if model["arch"] == "mlp" else {}), classes=2), seed=0)
+    except ValueError as e:
+        raise click.UsageError(str(e))
+    data = {"name": params["dataset"], "root": params["data_dir"], "labels": params["labels"],
+            "mirror": params["mirror"], "preprocess": params["preprocess"], "pca": params["pca"],
+            "flatten": not params["arch"].startswith("conv"), "download": params["download"]}
+    return model, data
+
+
+def run_name(arch, depth, dataset, seed, model):
+    """The default run folder name of `train`: the net's CLI name and every variant it carries."""
+    parts = [arch, f"d{depth}" if model["arch"] == "mlp" else f"b{model['blocks']}"]
+    parts += [str(model[key]) for key in ("skip_matrix", "hyper_matrix") if key in model]
+    if model.get("init") == "malicious":
+        parts.append("malinit")
+    if "bias_reg" in model:
+        parts.append("biasl2" if model["bias_reg"] == "l2" else "biasreg")
+    if "bn_layer" in model:
+        parts.append(f"bn{model['bn_layer']}")
+    if "skip_scale" in model:
+        parts.append(f"scale-{model['skip_scale']}")
+    if "branch_init" in model:
+        parts.append(f"init-{model['branch_init']}")
+    return "-".join(parts + [dataset, f"s{seed}"])
+
+
+def _user_errors():
+    """The exceptions that mean a user mistake (one sentence, no traceback)."""
+    import minigrad
+    from models.data import DataError
+    from models.training import Diverged, RunError
+    return DataError, RunError, Diverged, minigrad.DeviceError
+
+
+# ----------------------------------------------------------------------------- drawing
+
+def _bar(*columns):
+    return RichProgress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), *columns,
+                        console=console)
+
+
+def training_display():
+    """A models.training.Progress drawn as one rich bar over all steps of a run (loss, accuracies, ETA)."""
+    from models.training import Progress
+
+    class Display(Progress):
+        def __init__(self):
+            self.bar = _bar(TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                            TimeRemainingColumn())
+            self.task, self.last = None, ""
+
+        def start(self, config, start_epoch, steps_per_epoch):
+            done = max(start_epoch - 1, 0) * steps_per_epoch
+            self.bar.start()
+            self.task = self.bar.add_task("training", total=config.epochs * steps_per_epoch, completed=done, status="")
+
+        def step(self, epoch, step, loss):
+            self.bar.update(self.task, advance=1, description=f"epoch {epoch}", status=f"loss {loss:.4f}  {self.last}")
+
+        def epoch(self, row):
+            self.last = f"train {row['train_acc']:.1%}  test {row['test_acc']:.1%}"
+            self.bar.update(self.task, status=self.last)
+
+        def close(self):
+            self.bar.stop()
+    return Display()
+
+
+def _table(title, columns, rows, first_left=True):
+    table = Table(title=title, title_justify="left")
+    for i, column in enumerate(columns):
+        table.add_column(column, justify="left" if first_left and i == 0 else "right")
+    for row in rows:
+        table.add_row(*[str(cell) for cell in row])
+    return table
+
+
+def _history_table(history, title):
+    shown = history if len(history) <= 12 else history[:3] + history[-8:]
+    return _table(title, ("epoch", "train loss", "train acc", "test loss", "test acc", "seconds"),
+                  [(r["epoch"], f"{r['train_loss']:.4f}", f"{r['train_acc']:.2%}", f"{r['test_loss']:.4f}",
+                    f"{r['test_acc']:.2%}", f"{r['seconds']:.1f}") for r in shown], first_left=False)
+
+
+# ----------------------------------------------------------------------------- train
+
+RESUMABLE = {"out", "resume", "device", "epochs", "data_dir", "download"}   # may differ when a run is resumed
+
+
+@click.command()
+@model_options
+@data_options
+@click.option("--epochs", type=click.IntRange(0), default=100, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=500, show_default=True)
+@click.option("--lr", type=float, default=5e-4, show_default=True, help="Adam learning rate.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Initial weights and minibatch order.")
+@device_option
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Run folder (default: runs/<arch>-<depth>-...-<dataset>-s<seed>).")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.pass_context
+def train(ctx, epochs, batch_size, lr, seed, device, dtype, out, resume, **params):
+    """Train one network with Adam (the paper's settings by default) and record it in a run folder."""
+    from models.files import read_jsonl
+    from models.training import CONFIG, METRICS, TrainConfig, train as run_training
+
+    if resume:
+        if out is None:
+            raise click.UsageError("--resume needs --out: the folder of the run to continue")
+        path = os.path.join(out, CONFIG)
+        if not os.path.exists(path):
+            raise click.ClickException(f"nothing to resume in {out}: it has no {CONFIG}")
+        changed = [name for name in ctx.params if name not in RESUMABLE and _given(ctx, name)]
+        if changed:
+            flags = ", ".join("--" + name.replace("_", "-") for name in changed)
+            raise click.UsageError(f"a resumed run keeps its saved settings; drop {flags} "
+                                   "(only --epochs, --device and --data-dir may change)")
+        with open(path) as f:
+            config = TrainConfig.from_dict(json.load(f))
+        config.epochs, config.device = epochs if _given(ctx, "epochs") else config.epochs, device
+        if params["data_dir"] is not None:
+            config.data["root"] = params["data_dir"]
+        config.data["download"] = params["download"]
+    else:
+        model, data = configs(params)
+        config = TrainConfig(model=model, data=data, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                             dtype=dtype, device=device)
+        out = out or os.path.join("runs", run_name(params["arch"], params["depth"], params["dataset"], seed, model))
+
+    display = training_display()
+    try:
+        run_training(config, out, resume=resume, progress=display)
+    except _user_errors() as e:
+        raise click.ClickException(str(e))
+    finally:
+        display.close()
+    console.print(_history_table(read_jsonl(os.path.join(out, METRICS)), out))
+
+
+def _given(ctx, name):
+    return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+
+
+# ----------------------------------------------------------------------------- spectrum, singularities
+
+METHODS = ("exact", "moments", "slq")
+
+
+def _source_options(f):
+    """A run folder, or the model and data flags of `train` for a fresh net; the data subset; the precision."""
+    for option in reversed([
+            click.option("--run", "run_dir", type=click.Path(file_okay=False), default=None,
+                         help="A run folder: use its config and last checkpoint (model/data flags are then ignored)."),
+            click.option("--samples", type=click.IntRange(1), default=1024, show_default=True,
+                         help="Training examples the measurement uses (the first ones, fixed)."),
+            click.option("--seed", type=int, default=0, show_default=True,
+                         help="Initial weights of a fresh net, and the probe vectors."),
+            device_option,
+            click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float64", show_default=True,
+                         help="Precision of the model during the measurement (a run's weights are cast).")]):
+        f = option(f)
+    return data_options(model_options(f))
+
+
+def _load(run_dir, samples, seed, device, dtype, params):
+    """(model, x, labels, description) from a run folder or from fresh model/data flags.
+
+    The data subset is the first `samples` training examples (originals before the added
+    mirrors; CIFAR's files are already in random order), fixed for the whole computation.
+    """
+    from models.training import TrainConfig, load_run, prepare
+    try:
+        if run_dir:
+            config, data, model, epoch = load_run(run_dir, device=device, data_root=params["data_dir"], dtype=dtype)
+            what = f"{run_dir} (epoch {epoch})"
+        else:
+            model_config, data_config = configs(params)
+            config = TrainConfig(model=model_config, data=data_config, seed=seed, dtype=dtype, device=device)
+            data, model = prepare(config)
+            what = f"fresh {params['arch']} net (seed {seed})"
+    except _user_errors() as e:
+        raise click.ClickException(str(e))
+    n = min(samples, len(data.train_y))
+    return model, data.train_x[:n], data.train_y[:n], what
+
+
+@click.command()
+@_source_options
+@click.option("--method", type=click.Choice(METHODS), default="slq", show_default=True,
+              help="exact: dense Hessian + eigh (small nets); moments: the paper's Skilling moments + mixture fit; "
+                   "slq: stochastic Lanczos quadrature.")
+@click.option("--probes", type=click.IntRange(1), default=10, show_default=True, help="Random probe vectors.")
+@click.option("--steps", type=click.IntRange(1), default=100, show_default=True, help="Lanczos steps per probe (slq).")
+@click.option("--window", type=float, default=None, help="Half-width of the degenerate window (default 3e-3).")
+@click.option("--batch-size", type=click.IntRange(1), default=1024, show_default=True,
+              help="Examples per Hessian-vector product (results are weighted by batch size).")
+@click.option("--penalty/--no-penalty", default=True, show_default=True,
+              help="Include the regularizer's curvature (BiasReg) in the Hessian.")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Where to write result.json and density.png (default: results/spectrum/<method>).")
+def spectrum(run_dir, samples, seed, device, dtype, method, probes, steps, window, batch_size, penalty, out, **params):
+    """Hessian eigenvalue spectrum of the training loss: fractions, indices, extremes and a density plot."""
+    from analysis.plots import plot_density
+    from analysis.spectra import LIMIT, WINDOW, HessianOperator, exact_spectrum, moment_spectrum, slq_spectrum
+    from models.files import write_json
+
+    window = WINDOW if window is None else window
+    if not window > 0:
+        raise click.BadParameter("must be positive", param_hint="--window")
+    model, x, y, what = _load(run_dir, samples, seed, device, dtype, params)
+    operator = HessianOperator(model, x, y, batch_size=batch_size, penalty=penalty)
+    if method == "exact" and operator.dim > LIMIT:
+        raise click.ClickException(f"the exact method needs a dense {operator.dim}x{operator.dim} Hessian; "
+                                   "use --method slq or moments for a net this size")
+    with _bar(TimeRemainingColumn()) as bar:
+        if method == "exact":
+            task = bar.add_task("Hessian columns", total=operator.dim)
+            result = exact_spectrum(operator, window=window, progress=lambda *_: bar.advance(task))
+        elif method == "moments":
+            result = moment_spectrum(operator, probes=probes, seed=seed, window=window).to_dict()
+        else:
+            task = bar.add_task("Lanczos steps", total=probes * steps)
+            result = slq_spectrum(operator, steps=steps, probes=probes, seed=seed, window=window,
+                                  progress=lambda *_: bar.advance(task))
+    result["estimator"] = result.get("method")
+    result.update(method=method, source=what)
+    out = out or os.path.join("results", "spectrum", method)
+    write_json(os.path.join(out, "result.json"), result)
+    plot_density(result, os.path.join(out, "density.png"), title=f"{method}: {what}")
+    fr, info = result["fractions"], result["operator"]
+    rows = [("parameters", f"{info['dim']:,}"), ("data subset", f"{info['n_samples']:,} examples"),
+            ("degenerate fraction (|λ| ≤ w)", f"{fr['degenerate']:.4f}"),
+            ("negative fraction (λ < -w)", f"{fr['negative']:.4f}"), ("window w", f"{fr['window']:g}")]
+    rows += [(name, ", ".join(f"{v:.4g}" for v in result[name])) for name in ("top", "bottom") if name in result]
+    console.print(_table(f"{method} spectrum of {what}", ("quantity", "value"), rows))
+    console.print(f"written to {out}/result.json and {out}/density.png")
+
+
+@click.command()
+@_source_options
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Where to write meters.json and meters.png (default: results/singularities).")
+def singularities(run_dir, samples, seed, device, dtype, out, **params):
+    """Distance to the singular manifolds, per hidden layer: norms, overlaps, zero responses, dependence, gradients."""
+    from analysis.meters import all_meters
+    from analysis.plots import meter_panels, plot_meters
+    from models.files import write_json
+
+    model, x, y, what = _load(run_dir, samples, seed, device, dtype, params)
+    result = dict(all_meters(model, x, y), source=what)
+    out = out or os.path.join("results", "singularities")
+    write_json(os.path.join(out, "meters.json"), result)
+    plot_meters(result, os.path.join(out, "meters.png"), title=what)
+    panels = meter_panels(result)
+    depth = max(len(meter["layers"]) for _, meter in panels)
+    cell = lambda values, i: "" if i >= len(values) or values[i] is None else f"{values[i]:.4g}"  # noqa: E731
+    rows = [(layer + 1, *[cell(meter["layers"], layer) for _, meter in panels]) for layer in range(depth)]
+    rows.append(("mean", *[f"{meter['mean']:.4g}" for _, meter in panels]))
+    console.print(_table(f"singularity meters of {what} ({result['n_samples']} examples)",
+                         ("layer", *[name for name, _ in panels]), rows, first_left=False))
+    console.print(f"written to {out}/meters.json and {out}/meters.png")
+
+
+# ----------------------------------------------------------------------------- reproduce
+
+def _figure_names(ctx, param, value):
+    from analysis.figures import FIGURES
+    if value == "all":
+        return list(FIGURES)
+    unknown = [f for f in value.split(",") if f not in FIGURES]
+    if unknown:
+        raise click.BadParameter(f"unknown figure {unknown[0]!r}; choose from: all, {', '.join(FIGURES)}")
+    return value.split(",")
+
+
+class _RunListener:
+    """One bar over the runs of a figure and, for runs done in this process, one over the current run's epochs."""
+
+    def __init__(self, progress):
+        self.progress, self.runs, self.epochs = progress, None, None
+        self.said = set()          # a reason shared by many runs (no data, say) is printed once
+
+    def begin(self, total, done):
+        if self.runs is not None:
+            self.progress.remove_task(self.runs)
+        self.runs = self.progress.add_task("runs", total=total, completed=done)
+
+    def run_progress(self, spec):
+        from models.training import Progress
+        listener = self
+
+        class Bar(Progress):
+            def start(self, config, start_epoch, steps_per_epoch):
+                if listener.epochs is not None:
+                    listener.progress.remove_task(listener.epochs)
+                listener.epochs = listener.progress.add_task(f"  {spec.name}", total=config.epochs + 1,
+                                                             completed=start_epoch)
+
+            def epoch(self, row):
+                listener.progress.advance(listener.epochs)
+        return Bar()
+
+    def finished(self, name, status, seconds, message):
+        self.progress.advance(self.runs)
+        if status != "finished" and message not in self.said:
+            self.said.add(message)
+            self.progress.console.print(f"  [yellow]{name}: {status}[/yellow] {message} (each run's reason is in "
+                                        "its figure's report.md)")
+
+
+@click.command("reproduce")
+@click.argument("figures", metavar="FIGURE", callback=_figure_names)
+@click.option("--preset", type=click.Choice(["quick", "paper", "test"]), default="quick", show_default=True,
+              help="quick: minutes per figure on a CPU; paper: the paper's full protocol (a GPU job); "
+                   "test: tiny synthetic runs for the test suite.")
+@click.option("--out", default=None, type=click.Path(file_okay=False),
+              help="Results folder (default results/<preset>); runs are kept in <out>/runs and reused.")
+@click.option("--workers", type=click.IntRange(1), default=1, show_default=True,
+              help="Processes to spread independent runs over.")
+@data_dir_option
+@device_option
+def reproduce(figures, preset, out, workers, data_dir, device):
+    """Reproduce FIGURE and check the paper's claims.
+
+    FIGURE is one of fig2 fig3 fig4 fig5 fig6 fig7 fig8 figS1 figS2 figS3 figS4 figS5 figS6
+    figS7-svhn figS7-stl10 (the paper), conv-fig3 conv-fig5 activation fidelity (ours), a
+    comma-separated list, or all.
+
+    Each figure gets a folder with figure.png, numbers.json, claims.csv and report.md;
+    <out>/CLAIMS.md collects every claim checked so far. Interrupted? Run the same
+    command again: finished runs are reused and an interrupted run resumes.
+    """
+    from analysis.figures import FIGURES
+    from analysis.reproduction import presets
+    from analysis.reproduction.reproduce import reproduce as reproduce_figure, write_index
+
+    chosen = presets.get(preset)
+    root = out or os.path.join("results", preset)
+    os.makedirs(root, exist_ok=True)
+    with RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console) as progress:
+        listener = _RunListener(progress)
+        for name in figures:
+            began = time.perf_counter()
+            progress.console.print(f"[bold]{name}[/bold]: {FIGURES[name].title}")
+            summary = reproduce_figure(FIGURES[name], chosen, root, workers, data_dir, device, listener)
+            verdicts = [c["verdict"] for c in summary["claims"]]
+            progress.console.print(f"  {name}: {verdicts.count('held')}/{len(verdicts)} claims held, "
+                                   f"{time.perf_counter() - began:.0f} s -> {os.path.join(root, name)}")
+    console.print(f"claims of every figure done so far: {write_index(root, chosen)}")
+
+
+# ----------------------------------------------------------------------------- toy models
+
+def _toy_command(name, module, help):
+    @click.command(name, help=help)
+    @click.option("--out", default=os.path.join("results", "toys"), show_default=True, type=click.Path(file_okay=False),
+                  help="Folder for the PNG figures and JSON numbers.")
+    @click.option("--quick", is_flag=True, hidden=True, help="Short runs on coarse grids (for tests).")
+    def command(out, quick):
+        for toy_module in (module() if callable(module) else [module]):
+            began = time.perf_counter()
+            summary = toy_module.run(out, quick=quick)
+            title, rows = toy_module.summary_rows(summary)
+            fmt = lambda x: "not reached" if x is None else f"{x:.4g}" if isinstance(x, float) else str(x)  # noqa: E731
+            console.print(_table(title, ("quantity", "value"), [(k, fmt(v)) for k, v in rows]))
+            for path in summary["figures"]:
+                console.print(f"  wrote {path}")
+            console.print(f"  [dim]{toy_module.__name__.rsplit('.', 1)[1]}: {time.perf_counter() - began:.1f} s[/dim]")
+    return command
+
+
+@click.group()
+def toy():
+    """Toy models of singularities (no data needed; seconds each)."""
+
+
+def _register_toys():
+    from analysis.toys import deep_linear, linear_modes, two_unit
+    toy.add_command(_toy_command("two-unit", two_unit,
+                                 "Two hidden units: overlap/elimination plateaus (Fig 2) and a skip version."))
+    toy.add_command(_toy_command("linear", linear_modes,
+                                 "Three-layer linear nets in the mode picture, plain vs residual (Fig S4)."))
+    toy.add_command(_toy_command("deep-linear", deep_linear, "Deep linear single modes: saddles and "
+                                 "plain/residual/hyper-residual speed (Fig S5)."))
+    toy.add_command(_toy_command("all", lambda: (two_unit, linear_modes, deep_linear), "All of the above."))
+
+
+_register_toys()
+
+
+# ----------------------------------------------------------------------------- bench
+
+@click.command()
+@click.option("--repeats", type=click.IntRange(1), default=10, show_default=True,
+              help="Timed repeats per workload (the median is reported).")
+@device_option
+@click.option("--torch/--no-torch", "with_torch", default=True, show_default=True,
+              help="Also time PyTorch eager on the same workloads, when it is installed.")
+@click.option("--skip", "skips", multiple=True, type=click.Choice(["plain", "residual"]),
+              default=("plain", "residual"), show_default=True, help="Networks to time.")
+@click.option("--out", default=os.path.join("results", "bench", "engine.json"), show_default=True,
+              type=click.Path(dir_okay=False), help="Where to write the numbers (JSON).")
+def bench(repeats, device, with_torch, skips, out):
+    """Time W1 (Adam step, batch 500, fp32) and W2 (gradient and exact HVP, batch 1,024, fp64 and fp32)."""
+    from benchmarks import engine
+    from models.files import write_json
+    with console.status("timing") as status:
+        result = engine.run(repeats, skips, with_torch and device == "cpu", device,
+                            progress=lambda what: status.update(f"timing {what}"))
+    write_json(out, result)
+    machine = result["machine"]
+    fmt = lambda value, spec: "" if value is None else format(value, spec)  # noqa: E731
+    rows = [(r["net"], r["workload"], f"{r['ms']:.1f}", fmt(r["torch_ms"], ".1f"), fmt(r["ratio"], ".2f"),
+             fmt(r["hvp_over_grad"], ".2f")) for r in engine.table_rows(result)]
+    console.print(_table(f"minigrad on {device} (median ms of {repeats}); NumPy GEMM "
+                         f"{machine['gemm_gflops_fp32']:.0f} GFLOP/s fp32, {machine['gemm_gflops_fp64']:.0f} fp64",
+                         ("net", "workload", "minigrad ms", "PyTorch ms", "minigrad / PyTorch", "HVP / gradient"),
+                         rows))
+    console.print(f"written to {out}")
+
+
+# ----------------------------------------------------------------------------- the group
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main():
@@ -17,13 +604,8 @@ def main():
     warnings.formatwarning = lambda message, category, *args, **kwargs: f"Warning: {message}\n"
 
 
-main.add_command(bench)
-main.add_command(reproduce_cmd)
-main.add_command(singularities)
-main.add_command(spectrum)
-main.add_command(toy)
-main.add_command(train)
-main.add_command(validate_spectra)
+for _command in (bench, reproduce, singularities, spectrum, toy, train):
+    main.add_command(_command)
 
 
 if __name__ == "__main__":

@@ -1,17 +1,11 @@
-"""Hessian spectra (exact, the paper's moment fit, stochastic Lanczos) and singularity meters.
+"""What studies nets: Hessian spectra, singularity meters, the toy models, and the paper's figures.
 
-hessian     HessianOperator: H of the training objective on a fixed data subset, as a matvec
-window      the one definition of degenerate and negative eigenvalues, shared by every method
-exact       dense Hessian + eigvalsh (small nets)
-moments     Skilling's moments + the paper's mixture fit (degeneracy and negativity indices)
-lanczos     Lanczos in float64 with full reorthogonalization; Gauss quadrature
-slq         stochastic Lanczos quadrature, smoothing
-meters      singularity meters per layer: elimination, overlap, zero responses, dependence, gradients
-validation  the Fig S3 analogue: the three spectral estimates against each other on small nets
+    spectra/       the Hessian of the training objective and three estimates of its spectrum
+    meters.py      singularity meters per layer: elimination, overlap, zero responses, dependence, gradients
+    measurements   the one measurement plan a run carries (spectra at chosen epochs, meters every epoch),
+                   attached to the training loop as its Measurement hooks
+    plots.py       spectral densities and meters as pictures
+    toys/          the paper's toy models (Figs 2, S4, S5): exact, small, no data
+    reproduction/  presets, run specs, the runner, aggregation, claims and reports
+    figures/       one file per figure: its runs, panels and claims, declared before any run
 """
-from .exact import exact_spectrum
-from .hessian import HessianOperator
-from .meters import all_meters
-from .moments import moment_spectrum
-from .slq import slq_spectrum
-from .window import WINDOW, discrete_cdf, fractions

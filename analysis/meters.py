@@ -2,8 +2,8 @@
 
 Every meter returns a JSON-ready dict with one value per hidden layer ("layers",
 layer 1 first, the layer that reads the input) and their average ("mean"), and
-`measurement(...)` attaches any set of them to `training.train`. The paper defines
-some of these only loosely (PAPER.md §4.2, §4.3, §6 item 9); where it is silent the
+`measurement(...)` attaches any set of them to `models.training.train`. The paper defines
+some of these only loosely (docs/paper.md §4.2, §4.3, §6 item 9); where it is silent the
 choice made here is stated in the meter's own paragraph below.
 
 Data. The activity meters (zero responses, linear dependence, gradient norms,
@@ -44,7 +44,7 @@ The meters (flat key prefix in `measurement` in brackets):
   exactly 0), per layer; "mean" averages all L layers (Fig 7b averages "all hidden
   units": with equal widths this is the pooled fraction).
 * linear dependence [erank_<source>, pr_<source>, top3_<source>]: the paper's v8
-  measure was not recovered (PAPER.md §6.1), so three standard spectral summaries of
+  measure was not recovered (docs/paper.md §6 item 1), so three standard spectral summaries of
   the covariance C of a layer's responses over the data subset, eigenvalues λ_i ≥ 0:
     - effective rank exp(-Σ p_i log p_i), p_i = λ_i / Σλ (Roy & Vetterli 2007 apply
       the entropy to singular values of a matrix; here to the covariance's
@@ -62,7 +62,7 @@ The meters (flat key prefix in `measurement` in brackets):
 * gradient norms [grad]: ‖∂ℓ_n/∂x_l‖, the L2 norm over the layer output x_l (the
   record's "out") of the gradient of example n's cross-entropy ℓ_n, averaged over
   the examples of the subset; "mean" averages all L layers. The paper says only
-  "mean gradient norms with respect to layer activities" (PAPER.md §4.3). We use the
+  "mean gradient norms with respect to layer activities" (docs/paper.md §4.3). We use the
   per-example loss because its scale does not depend on how many examples are
   measured; the gradient of a mean loss over B examples is this divided by B, so the
   paper's Keras numbers were probably ours / 500 (its batch): at the top of a Glorot
@@ -411,8 +411,8 @@ def flatten(result, per_layer=True):
 
 def measurement(names=METERS, n_samples=N_SAMPLES, epochs=None, name="meters", include_first=False,
                 batch_size=BATCH_SIZE, sources=SOURCES, per_layer=True, top=TOP):
-    """A training.Measurement running `names` on the first n_samples training examples at `epochs` (None: all)."""
-    from training import Measurement
+    """A models.training.Measurement running `names` on the first n_samples training examples at `epochs` (None: all)."""
+    from models.training import Measurement
 
     names = tuple(names)
     unknown = [n for n in names if n not in METERS]

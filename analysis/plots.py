@@ -5,7 +5,7 @@ matplotlib.use("Agg")  # files only; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy  # noqa: E402
 
-from common.files import atomic_write  # noqa: E402
+from models.files import atomic_write  # noqa: E402
 
 DPI = 110
 
@@ -37,9 +37,9 @@ def density_of(result, points=4001):
     Lanczos steps), so the pictures of the two are comparable; the fractions in the
     title come from the result itself, not from this curve.
     """
-    from .slq import density, density_of as slq_density
+    from .spectra.slq import density, density_of as slq_density
     if result["method"] == "moments":
-        from .moments import mixture_logpdf
+        from .spectra.moments import mixture_logpdf
         fit = result["fit"]
         p = fit["params"]
         reach = max(abs(p["xi"]) + 6 * p["omega"], 10 * fit["sigma0"])

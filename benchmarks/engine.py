@@ -1,4 +1,4 @@
-"""Engine speed on the workloads of issue 2, next to PyTorch eager where PyTorch is installed.
+"""Engine speed on two fixed workloads (W1, W2), next to PyTorch eager where PyTorch is installed.
 
 Network: fully connected ReLU, 3072 inputs, 30 hidden layers of 128, 20 classes,
 plain and identity-residual (models/mlp.py), synthetic data of CIFAR shape.
@@ -13,7 +13,7 @@ Times are medians over repeats after a warm-up, in milliseconds, on whatever
 this machine is; the GEMM rate of the same machine is printed for context.
 Each workload is timed for minigrad and then PyTorch before the next one
 starts, so slow drifts in machine speed hit both alike.
-Run: python cli.py bench  (or python -m benchmarks.engine)
+Run: python cli.py bench
 """
 import os
 import platform
@@ -24,7 +24,7 @@ import numpy
 
 import minigrad as mg
 from minigrad import functional as F
-from minigrad.backend import tune_allocator
+from benchmarks.allocator import tune_allocator
 from models import MLP
 
 INPUTS, WIDTH, DEPTH, CLASSES = 3072, 128, 30, 20
@@ -204,8 +204,3 @@ def _rows(net, times, reference, who):
                      "ratio": ms / twin if twin else None,
                      "hvp_over_grad": ms / gradient if "HVP" in name and gradient else None})
     return rows
-
-
-if __name__ == "__main__":
-    from benchmarks.commands import bench
-    bench()

@@ -6,7 +6,7 @@ cross-entropy on 1,024 synthetic samples of CIFAR shape (one batch). One
 Rademacher probe, 100 steps of float64 Lanczos with full reorthogonalization (CGS2
 against the stored basis), i.e. 100 HVPs plus the basis algebra:
 
-    minigrad  analysis.lanczos.lanczos on analysis.HessianOperator (forward-over-reverse HVP)
+    minigrad  analysis.spectra.lanczos on analysis.spectra.HessianOperator (forward-over-reverse HVP)
     PyTorch   the same recurrence in torch tensors; HVP by double backward,
               autograd.grad(autograd.grad(loss, params, create_graph=True), params, v)
 
@@ -17,6 +17,7 @@ are compared as a check that both computed the same thing. Writes JSON atomicall
 
     python -m benchmarks.lanczos [--steps 100] [--samples 1024] [--out results/bench/lanczos.json]
 """
+import importlib.util
 import os
 import platform
 import time
@@ -24,15 +25,14 @@ import time
 import click
 import numpy
 
-import data
 import minigrad as mg
-from analysis.hessian import HessianOperator
-from analysis.lanczos import gauss_quadrature, lanczos
-from analysis.slq import rademacher
+from analysis.spectra.hessian import HessianOperator
+from analysis.spectra.lanczos import gauss_quadrature, lanczos
+from analysis.spectra.slq import rademacher
+from benchmarks.allocator import tune_allocator
 from benchmarks.engine import CLASSES, DEPTH, INPUTS, WIDTH, torch_twin
-from common.files import write_json
-from minigrad.backend import tune_allocator
-from models import MLP
+from models import MLP, data
+from models.files import write_json
 
 
 
@@ -82,7 +82,7 @@ def _sync(device):
 
 
 def torch_lanczos(matvec, start, steps):
-    """The same float64 recurrence as analysis.lanczos (three-term step, then CGS2 against the basis)."""
+    """The same float64 recurrence as analysis.spectra.lanczos (three-term step, then CGS2 against the basis)."""
     import torch
     dim = start.numel()
     v = start / torch.linalg.vector_norm(start)
@@ -148,9 +148,7 @@ def run(steps=100, samples=1024, seed=0, torch=True, device="cpu", progress=prin
     result["minigrad"] = run_minigrad(model, x, y, start, steps, device)
     progress(f"  {result['minigrad']['seconds']:.1f} s ({result['minigrad']['hvp_seconds']:.1f} s in HVPs)")
     if torch:
-        try:
-            import torch as _torch  # noqa: F401
-        except ImportError:
+        if importlib.util.find_spec("torch") is None:
             progress("PyTorch is not installed: no comparison")
         else:
             progress("PyTorch: the same computation (double-backward HVP, CPU)")

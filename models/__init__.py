@@ -1,4 +1,4 @@
-"""The paper's networks, as minigrad Modules, and the objective they are trained on.
+"""What makes a trained net: the paper's networks, the data sets, the training loop and its run folders.
 
     MLP        every fully connected variant (plain, residual, hyperres; skip matrices;
                malicious init; BiasReg / BiasL2Reg; one batch-norm layer)
@@ -6,9 +6,12 @@
     build      a model from a flat config dict (the inverse of model.config)
     objective  cross-entropy + the model's penalty: one formula for training and Hessians
     skips      the fixed skip matrices (identity, ortho, k<N>, beta<value>)
+    data/      CIFAR-10, CIFAR-100 and a synthetic stand-in, loaded as the paper's experiments use them
+    training/  the one resumable training loop, its run folders, and the hooks measurements attach to
+    files      files that are complete or absent (atomic writes, JSON, JSON lines)
 """
 from . import skips
-from .build import MODEL_KEYS, build, from_config, model_keys
+from .build import MODEL_KEYS, build, model_keys
 from .conv import ConvNet
 from .mlp import MLP
 from .objective import BIAS_TARGETS, DEFAULT_BIAS_LAMBDA, objective

@@ -53,5 +53,3 @@ def build(config=None, **overrides):
         kwargs["bias_reg"] = tuple(kwargs["bias_reg"])
     return _CLASSES[arch](**kwargs)
 
-
-from_config = build

@@ -1,4 +1,4 @@
-"""Fully connected ReLU networks of PAPER.md §2.3: every variant from one constructor.
+"""Fully connected ReLU networks of docs/paper.md §2.3: every variant from one constructor.
 
 With f = ReLU, L = depth hidden layers of `width` units, x_0 the input:
 
@@ -13,7 +13,7 @@ another fixed matrix (models/skips.py). Fixed matrices are buffers, not
 parameters, so all variants have the same parameter count (709,652 for 20×128
 on 3072 inputs with 20 classes; 874,772 for 30 layers).
 
-Choices where the paper is silent (PAPER.md §6):
+Choices where the paper is silent (docs/paper.md §6):
 * residual with a non-identity Q: one Q shared by all L-1 skips by default
   (`skip_shared=True`); `skip_shared=False` draws one per skip. Shared keeps the
   skip path's product Q^(L-1) = T O^(L-1) T⁻¹ bounded for the β matrices, which is
@@ -36,7 +36,7 @@ Choices where the paper is silent (PAPER.md §6):
   fidelity options below draw nothing, so a seed gives the same weights with or
   without them (up to their deterministic rescaling).
 
-Fidelity options (issue 7; beyond the paper). As stated (skip after the ReLU, no
+Fidelity options (beyond the paper). As stated (skip after the ReLU, no
 normalisation, Glorot normal), the residual and hyper-residual nets' activations
 grow geometrically with depth at initialisation: each residual layer adds a
 non-negative ReLU branch of about the same scale as its input, so the RMS of x_l

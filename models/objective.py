@@ -1,6 +1,6 @@
 """The training objective, one formula for training and for Hessian code: cross-entropy + penalty.
 
-BiasReg (PAPER.md §2.6, §2.3): every hidden unit i of every hidden layer l gets a
+BiasReg (the paper's §2.6; docs/paper.md §2.3): every hidden unit i of every hidden layer l gets a
 fixed random target bias b*_li ~ N(μ, σ) (σ a standard deviation), drawn once from
 the model's seeded generator, and the loss gains
 
@@ -32,7 +32,7 @@ from minigrad import concatenate
 from minigrad import functional as F
 from minigrad.ops import sum as _sum
 
-# (μ, σ) of the BiasReg targets, from the paper (§2.6 / PAPER.md §2.3).
+# (μ, σ) of the BiasReg targets, from the paper (the paper's §2.6; docs/paper.md §2.3).
 BIAS_TARGETS = {"cifar10": (0.51, 0.96), "cifar100": (0.91, 0.03), "l2": (0.0, 0.0)}
 DEFAULT_BIAS_LAMBDA = 1e-3
 

@@ -1,4 +1,4 @@
-"""Fixed (non-learned) skip matrices of PAPER.md §2.3 and Supp. Notes 2 and 6.
+"""Fixed (non-learned) skip matrices of docs/paper.md §2.3 and Supp. Notes 2 and 6.
 
 Each function returns an n×n NumPy (host) array drawn from a seeded
 `numpy.random.Generator`; a model keeps it as a buffer (not a parameter) and

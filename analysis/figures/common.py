@@ -1,0 +1,53 @@
+"""Building blocks shared by the figure definitions."""
+import numpy
+
+from models.training import TrainConfig
+
+from ..measurements import plan
+from ..reproduction.spec import RunSpec
+
+CIFAR = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
+INDEX_NOTE = ("The degeneracy and negativity indices are the paper's: Skilling moments and the 57⁴-grid mixture fit "
+              "(analysis/spectra/moments.py), window |λ| ≤ 3e-3. With the grid's tail weight w ≤ 1e-3 the narrow Gaussian "
+              "always holds ≥ 99.9% of the mass, so the degeneracy index can only move within about [0.9963, "
+              "0.9973]: an ordering of the indices is an ordering of the fitted tail weight, not of the spectrum's "
+              "mass near zero (see figS3 and the Fig S3 analogue in the README).")
+
+
+def mlp(preset, stem, *, data, seed, epochs, depth=30, width=128, methods=("moments",), hessian_epochs=None,
+        dtype="float32", pca=None, preprocess=None, **model):
+    """A RunSpec for one of the paper's fully connected nets (sizes shrunk by the test preset)."""
+    depth, width = preset.shape(depth, width)
+    options = {k: v for k, v in (("pca", pca), ("preprocess", preprocess)) if v is not None}
+    config = TrainConfig(model={"arch": "mlp", "depth": depth, "width": width, **model},
+                         data=preset.data(data, **options), epochs=epochs, seed=seed, dtype=dtype)
+    variant = "".join(f"-{model[k]}" for k in ("skip_scale", "branch_init") if k in model)
+    variant += f"-{preprocess}" if preprocess else ""
+    return RunSpec(config, plan(preset, epochs, methods, hessian_epochs), f"{stem}-d{depth}{variant}-{data}-s{seed}")
+
+
+def seeds(preset, counts):
+    return range(preset.pick(counts))
+
+
+def fitted_spectra(groups=None, at="early"):
+    """A panel: the fitted mixture density log10 q(λ) of each group's first run at its early Hessian epoch (Fig 3d)."""
+    from analysis.spectra.moments import mixture_logpdf
+    from ..reproduction import aggregate
+
+    def draw(ax, curves, rows_by_group, colors):
+        lam = numpy.linspace(-50, 50, 2001)
+        for g in groups or rows_by_group:
+            if not rows_by_group.get(g):
+                continue
+            rows = rows_by_group[g][0]
+            params = [aggregate.value_at(rows, f"hessian/{p}", at) for p in ("w", "xi", "omega", "alpha")]
+            if None in params:
+                continue
+            epoch = aggregate.epoch_of(rows, "hessian/w", at)
+            ax.plot(lam, mixture_logpdf(lam, *params) / numpy.log(10), color=colors[g], label=f"{g} (epoch {epoch})")
+        ax.set_ylim(-10, 3)
+        ax.set_xlabel("eigenvalue λ")
+        ax.set_ylabel("log10 q(λ), fitted mixture")
+    draw.title = "fitted spectra, first run"
+    return draw

@@ -1,0 +1,73 @@
+"""The one measurement plan: what a run measures and when, as hooks the training loop calls.
+
+A plan is JSON (part of a reproduction run's identity); `measurements(plan)` turns it into
+the `models.training.Measurement` hooks that `models.training.train` runs at their epochs,
+so every estimate sees exactly the weights and data of that epoch.
+
+    plan = {"hessian": {"methods": ["moments"], "epochs": [0, 2, 8], "samples": 512, "probes": 5,
+                        "steps": 100},
+            "meters": {"samples": 500}}
+
+hessian: the spectrum of the Hessian of the training objective (cross-entropy plus
+    the BiasReg penalty where a net has one: the loss the optimizer sees) on the first
+    `samples` training examples, at `epochs`; products run in the model's dtype and the
+    spectral recurrences in float64 (analysis/spectra/hessian.py). Methods (analysis/spectra/):
+    "moments" is the paper's: Skilling moments from `probes` Gaussian probes and the
+    grid-fitted mixture, giving the degeneracy and negativity indices
+    (hessian/degeneracy, hessian/negativity) and the fit (hessian/w, xi, omega,
+    alpha); "exact" the dense eigendecomposition (small nets); "slq" Lanczos
+    quadrature with `steps` steps per probe. All three use the same window (|λ| <=
+    3e-3, analysis/spectra/window.py) and the same operator.
+meters: every singularity meter and the activation scale (analysis/meters.py) on the
+    first `samples` training examples, every epoch (they cost a forward and a
+    backward pass), per layer.
+"""
+from models.training import Measurement
+
+
+def hessian_measurement(methods, epochs, samples, probes, steps=100):
+    from analysis.spectra.exact import exact_spectrum
+    from analysis.spectra.hessian import HessianOperator
+    from analysis.spectra.moments import moment_spectrum
+    from analysis.spectra.slq import slq_spectrum
+
+    def measure(model, data, epoch):
+        operator = HessianOperator(model, data.train_x[:samples], data.train_y[:samples], penalty=True)
+        out = {}
+        if "moments" in methods:
+            result = moment_spectrum(operator, probes=probes, seed=epoch)
+            out.update(degeneracy=result.degeneracy_index, negativity=result.negativity_index, **result.fit.params)
+            out.update({f"m{k}": float(m) for k, m in enumerate(result.moments, 1)})
+        if "exact" in methods:
+            fractions = exact_spectrum(operator, keep_eigenvalues=False)["fractions"]
+            out.update(exact_degenerate=fractions["degenerate"], exact_negative=fractions["negative"])
+        if "slq" in methods:
+            fractions = slq_spectrum(operator, steps=min(steps, operator.dim), probes=probes, seed=epoch)["fractions"]
+            out.update(slq_degenerate=fractions["degenerate"], slq_negative=fractions["negative"])
+        return out
+
+    return Measurement("hessian", measure, epochs=set(epochs))
+
+
+def measurements(plan):
+    """The models.training.Measurement list a plan describes."""
+    from analysis import meters
+    out = []
+    if "hessian" in plan:
+        h = plan["hessian"]
+        out.append(hessian_measurement(h["methods"], h["epochs"], h["samples"], h["probes"], h.get("steps", 100)))
+    if "meters" in plan:
+        out.append(meters.measurement(n_samples=plan["meters"]["samples"], name="meters"))
+    return out
+
+
+def plan(preset, epochs, methods=("moments",), hessian_epochs=None, meters=True, samples=None):
+    """The usual plan: Hessian indices at the preset's epochs, meters every epoch."""
+    out = {}
+    if methods:
+        samples = samples or (preset.exact_samples if "exact" in methods else preset.hessian_samples)
+        out["hessian"] = {"methods": list(methods), "epochs": sorted(hessian_epochs or preset.hessian_epochs(epochs)),
+                          "samples": samples, "probes": preset.probes, "steps": preset.slq_steps}
+    if meters:
+        out["meters"] = {"samples": preset.meter_samples}
+    return out

@@ -1,0 +1,12 @@
+"""Reproductions of the paper's figures: `python cli.py reproduce fig3 --preset quick`.
+
+    presets.py   what a preset (paper, quick, test) fixes for every figure
+    spec.py      RunSpec (a training config + a measurement plan, named by its hash), panels, Figure
+    runner.py    carrying out runs: reuse, resume, --workers processes
+    aggregate.py mean and standard error over seeds; best-k / worst-k splits
+    claims.py    claims as checks on aggregated numbers (held / within error / not held)
+    plots.py     one PNG per figure, panels like the paper's
+    reproduce.py one figure end to end (runs, aggregate, claims, results folder) and the CLAIMS.md index
+
+The figures themselves are declared in analysis/figures/, the measurements in analysis/measurements.py.
+"""

@@ -1,0 +1,81 @@
+"""Presets: how much of the paper's protocol a reproduction runs.
+
+A figure's definition (analysis/figures/) states its own seeds and epochs per
+preset; a preset fixes what all figures share: which data, how much of it, how
+large the nets are, and how many examples and probes the measurements use.
+
+* paper: the paper's protocol. Full CIFAR (100,000 mirrored training images),
+  its depths and widths, Hessian moments from 10 probes on 1,024 examples.
+* quick: the same nets on a fixed prefix of CIFAR (5,000 training images + their
+  mirrors, 2,000 test images) for a few epochs, so that every figure finishes in
+  minutes on 2 CPU cores. It tests whether an ordering appears early in training;
+  the paper's curves run 100 epochs on 20x the data, so a claim that fails here may
+  still need the paper preset to show (each report says so).
+* test: tiny nets on a small synthetic set, for the test suite (seconds per figure);
+  its numbers mean nothing.
+
+The settings were fixed before any quick run was looked at; only the run time
+was measured to choose them (the paper's protocols cost about 50 runs x 100 epochs
+per curve, which is a GPU job).
+"""
+from dataclasses import dataclass
+
+PRESETS = ("paper", "quick", "test")
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    subset: tuple | None          # (training originals, test images) kept by data.load; None: all
+    synthetic: bool = False       # replace CIFAR by the synthetic set (tests)
+    synthetic_size: tuple = (120, 60)
+    max_depth: int | None = None  # shrink the nets (tests)
+    max_width: int | None = None
+    hessian_samples: int = 1024   # examples the Hessian is averaged over (moments and SLQ)
+    exact_samples: int = 1024     # ... for the exact small-net spectra (cost: one HVP per parameter)
+    probes: int = 10              # Skilling probes (two HVPs each)
+    slq_steps: int = 100
+    meter_samples: int = 1000
+
+    def pick(self, values):
+        """The value for this preset from a {preset name: value} dict (a figure's seeds or epochs)."""
+        return values[self.name]
+
+    def shape(self, depth, width):
+        """(depth, width) of a net the paper gives as depth x width, shrunk for the test preset."""
+        return (min(depth, self.max_depth or depth), min(width, self.max_width or width))
+
+    def data(self, name, subset=None, **options):
+        """The data.load arguments for a paper data set (cifar10, cifar100), as this preset uses it.
+
+        subset overrides the preset's (a figure whose nets are much slower, like the conv nets)."""
+        if self.synthetic and name in ("cifar10", "cifar100"):
+            classes = 10 if name == "cifar10" else 20
+            return {"name": "synthetic", "synthetic_size": list(self.synthetic_size), "synthetic_classes": classes,
+                    **options}
+        out = {"name": name, **options}
+        subset = subset or self.subset
+        if subset:
+            out["subset"] = list(subset)
+        return out
+
+    def hessian_epochs(self, epochs):
+        """When the Hessian index is measured in a run of `epochs` epochs: early epochs densely, then sparser."""
+        if self.name == "paper":
+            return sorted({0, 1, 2, 3, 5} | set(range(10, epochs + 1, 10)) | {epochs})
+        return sorted({0, min(2, epochs), epochs})
+
+
+PRESET = {
+    "paper": Preset("paper", subset=None),
+    "quick": Preset("quick", subset=(5000, 2000), hessian_samples=512, exact_samples=256, probes=5,
+                    slq_steps=100, meter_samples=500),
+    "test": Preset("test", subset=None, synthetic=True, max_depth=4, max_width=8, hessian_samples=32,
+                   exact_samples=16, probes=2, slq_steps=8, meter_samples=40),
+}
+
+
+def get(name):
+    if name not in PRESET:
+        raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}.")
+    return PRESET[name]

@@ -1,0 +1,132 @@
+"""Reproduce one figure: its runs, their aggregate, its claims, and the folder a reader opens.
+
+<root>/<figure>/ gets figure.png, numbers.json (every group's curves with their SEs,
+the claims with their per-group statistics, run names and states, the first run's
+settings), claims.csv and report.md. Runs live in <root>/runs/
+and are shared by all figures of one preset.
+"""
+import csv
+import io
+import os
+import time
+from dataclasses import asdict
+
+from models.files import write_json, write_text
+
+from . import aggregate
+from .plots import plot_figure
+from .runner import execute, metrics
+
+
+def reproduce(figure, preset, root, workers=1, data_root=None, device="cpu", listener=None):
+    """Run (or reuse) everything `figure` needs under `preset` and write its results folder; returns the summary."""
+    began = time.perf_counter()
+    out = os.path.join(root, figure.name)
+    os.makedirs(out, exist_ok=True)
+    if figure.kind != "runs":
+        summary = figure.run(preset, out)
+        return finish(figure, preset, out, summary["claims"], summary, time.perf_counter() - began)
+    groups = figure.groups(preset)
+    specs = [spec for runs in groups.values() for spec in runs]
+    states = execute(specs, root, workers, data_root, device, listener)
+    rows_by_group = {label: [rows for rows in (list(map(aggregate.derive, metrics(root, s))) for s in runs) if rows]
+                     for label, runs in groups.items()}
+    if figure.regroup:
+        rows_by_group = figure.regroup(rows_by_group, preset)
+    curves = {label: aggregate.curves(rows) for label, rows in rows_by_group.items()}
+    claims = [claim.evaluate(rows_by_group) for claim in
+              (figure.claims(preset) if callable(figure.claims) else figure.claims)]
+    seeds = {label: len(rows) for label, rows in rows_by_group.items()}
+    plot_figure(figure, curves, rows_by_group, os.path.join(out, "figure.png"),
+                subtitle=f"preset {preset.name}; mean ± SE over " +
+                         ", ".join(sorted({f"{n} runs" for n in seeds.values()})))
+    failed = {s.name: states[s.name] for s in specs if states[s.name][0] not in ("finished",)}
+    summary = {"curves": curves, "claims": claims, "runs": {label: [s.name for s in runs] for label, runs in groups.items()},
+               "runs_per_group": seeds, "not_finished": failed,
+               "settings": {"train": asdict(specs[0].config) if specs else None, "plan": specs[0].plan if specs else None}}
+    if figure.tables:
+        summary["tables"] = figure.tables(claims, rows_by_group)
+    return finish(figure, preset, out, claims, summary, time.perf_counter() - began)
+
+
+def finish(figure, preset, out, claims, summary, seconds):
+    summary = dict(summary, figure=figure.name, title=figure.title, preset=preset.name, seconds=seconds)
+    write_json(os.path.join(out, "numbers.json"), summary)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["figure", "claim", "metric", "at", "epochs", "measured", "verdict"])
+    for c in claims:
+        writer.writerow([figure.name, c["claim"], c["metric"], c["at"], " ".join(map(str, c["epochs"])),
+                         c["measured"], c["verdict"]])
+    write_text(os.path.join(out, "claims.csv"), buffer.getvalue())
+    write_text(os.path.join(out, "report.md"), report(figure, preset, claims, summary))
+    return summary
+
+
+def claims_table(rows, with_figure=False):
+    """Markdown table of evaluated claims."""
+    head = ("| figure " if with_figure else "") + "| paper's claim | read at | measured (mean ± SE) | verdict |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for figure, c in rows:
+        at = {"last": "last epoch", "early": "first epoch ≥ 1", "mean": "mean over epochs", "": ""}.get(
+            c["at"], f"epoch {c['at']}")
+        if c["epochs"] and c["at"] in ("last", "early"):
+            at = f"{at} ({', '.join(map(str, c['epochs']))})"
+        cells = [c["claim"], at or "—", c["measured"], f"**{c['verdict']}**"]
+        lines.append(("| " + figure + " " if with_figure else "") +
+                     "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines)
+
+
+def report(figure, preset, claims, summary):
+    lines = [f"# {figure.name}: {figure.title}", "", f"**Paper.** {figure.paper}", "",
+             f"**Preset:** `{preset.name}`. Wall-clock for this figure (runs not already done, "
+             f"aggregation, plot): {summary['seconds']:.0f} s.", ""]
+    if preset.name == "quick" and figure.kind == "runs":
+        lines += ["The quick preset keeps the paper's nets and cuts the budget (analysis/reproduction/presets.py): a claim "
+                  "that does not hold here may need the paper preset (100 epochs on 100,000 images, more seeds) "
+                  "to show; one that holds here has shown early in training.", ""]
+    if figure.notes:
+        lines += [figure.notes(preset), ""]
+    if "runs_per_group" in summary:
+        counts = summary["runs_per_group"]
+        if len(set(counts.values())) == 1 and len(counts) > 6:
+            lines.append(f"Runs per curve: {next(iter(counts.values()))} (each of the {len(counts)} curves).")
+        else:
+            lines.append("Runs per curve: " + ", ".join(f"{g}: {n}" for g, n in counts.items()) + ".")
+        settings = summary["settings"]
+        if settings and settings["train"]:
+            t = settings["train"]
+            lines.append(f"Training (first run; the others differ as the curves say): {t['epochs']} epochs, "
+                         f"Adam lr {t['lr']}, batch {t['batch_size']}, {t['dtype']}; data {t['data']}. "
+                         f"Measurements: {settings['plan']}.")
+        if summary["not_finished"]:
+            lines += ["", "Runs not finished:"]
+            lines += [f"- `{name}`: {state} {message}" for name, (state, message) in summary["not_finished"].items()]
+        lines.append("")
+    images = [os.path.basename(p) for p in summary.get("figures", ["figure.png"])]
+    lines += [f"![{image}]({image})" for image in images] + [""]
+    if summary.get("tables"):
+        lines += [summary["tables"], ""]
+    lines += ["## Claims", "", claims_table([(figure.name, c) for c in claims]), ""]
+    return "\n".join(lines)
+
+
+def write_index(root, preset):
+    """<root>/CLAIMS.md: the claims table of every figure whose numbers.json exists, in figure order."""
+    import json
+    from ..figures import FIGURES
+    rows, times = [], []
+    for name in FIGURES:
+        path = os.path.join(root, name, "numbers.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                summary = json.load(f)
+            rows += [(f"[{name}]({name}/report.md)", c) for c in summary["claims"]]
+            times.append(f"{name} {summary['seconds']:.0f} s")
+    text = (f"# Claims checked (preset `{preset.name}`)\n\n" + claims_table(rows, with_figure=True) +
+            "\n\nWall-clock of the last reproduction of each figure (runs reused from earlier figures cost nothing): "
+            + ", ".join(times) + ".\n")
+    path = os.path.join(root, "CLAIMS.md")
+    write_text(path, text)
+    return path

@@ -1,0 +1,130 @@
+"""Carry out runs: skip the finished, resume the interrupted, spread the rest over processes.
+
+Each run lives in <root>/runs/<stem>-<hash>/ (a models.training.train folder). Its state is
+read from the folder, so an interrupted reproduction simply starts again:
+summary.json says finished (or diverged) -> done; a checkpoint -> resume; nothing
+-> start. A run that fails for a reason other than divergence (missing data, say)
+is reported with its one-line reason and the other runs go on.
+"""
+import dataclasses
+import json
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+from models.training import Diverged, Progress, RunError, train
+from models.training.loop import CHECKPOINT, METRICS, SUMMARY
+
+from ..measurements import measurements
+
+_CACHE = {}          # data sets loaded by this process: json(data config, dtype) -> Dataset
+_CACHE_SIZE = 2
+
+
+def run_dir(root, spec):
+    return os.path.join(root, "runs", spec.name)
+
+
+def state(root, spec):
+    """'finished', 'diverged', 'partial' (a checkpoint to resume) or 'new'."""
+    folder = run_dir(root, spec)
+    summary = os.path.join(folder, SUMMARY)
+    if os.path.exists(summary):
+        with open(summary) as f:
+            status = json.load(f).get("status")
+        if status in ("finished", "diverged"):
+            return status
+    return "partial" if os.path.exists(os.path.join(folder, CHECKPOINT)) else "new"
+
+
+def _dataset(config):
+    from models.data import load
+    import numpy
+    key = json.dumps([config.data, config.dtype], sort_keys=True, default=str)
+    if key not in _CACHE:
+        while len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = load(**config.data, dtype=numpy.dtype(config.dtype), progress=False)
+    return _CACHE[key]
+
+
+def run_one(spec, root, data_root=None, device="cpu", progress=None):
+    """Train one run to completion (resuming if it can); returns (name, status, seconds, message)."""
+    import warnings
+    began = time.perf_counter()
+    status = state(root, spec)
+    if status in ("finished", "diverged"):
+        return spec.name, status, 0.0, ""
+    config = dataclasses.replace(spec.config, device=device, data=dict(spec.config.data, root=data_root))
+    folder = run_dir(root, spec)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*not the official.*")   # rebuilt tarballs: said once in the report
+            data = _dataset(config)
+            os.makedirs(folder, exist_ok=True)
+            train(config, folder, resume=status == "partial", measurements=measurements(spec.plan),
+                  progress=progress, data=data)
+        return spec.name, "finished", time.perf_counter() - began, ""
+    except Diverged as e:
+        return spec.name, "diverged", time.perf_counter() - began, str(e)
+    except Exception as e:   # a run that cannot be done (no data, bad setting) must not stop the others
+        from models.data import DataError
+        message = str(e) if isinstance(e, (DataError, RunError, ValueError)) else f"{type(e).__name__}: {e}"
+        return spec.name, "failed", time.perf_counter() - began, message
+
+
+class Listener:
+    """What `execute` reports; the CLI draws it, tests ignore it."""
+
+    def begin(self, total, done):
+        pass
+
+    def run_progress(self, spec):
+        """A training.Progress for a run done in this process (None: no per-epoch reports)."""
+        return None
+
+    def finished(self, name, status, seconds, message):
+        pass
+
+
+def execute(specs, root, workers=1, data_root=None, device="cpu", listener=None):
+    """Make sure every run in `specs` is done; returns {name: (status, message)}."""
+    listener = listener or Listener()
+    unique = {}
+    for spec in specs:
+        unique.setdefault(spec.name, spec)
+    todo = [s for s in unique.values() if state(root, s) not in ("finished", "diverged")]
+    results = {name: (state(root, s), "") for name, s in unique.items()}
+    listener.begin(len(unique), len(unique) - len(todo))
+    if workers <= 1 or len(todo) <= 1:
+        for spec in todo:
+            name, status, seconds, message = run_one(spec, root, data_root, device,
+                                                     listener.run_progress(spec) or Progress())
+            results[name] = (status, message)
+            listener.finished(name, status, seconds, message)
+        return results
+    import multiprocessing
+    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    saved = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    os.environ.update({k: threads for k in saved})     # read by the fresh (spawned) workers' BLAS
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(run_one, spec, root, data_root, device) for spec in todo]
+            for future in as_completed(futures):
+                name, status, seconds, message = future.result()
+                results[name] = (status, message)
+                listener.finished(name, status, seconds, message)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return results
+
+
+def metrics(root, spec):
+    """The metrics rows of a run (empty when it never started)."""
+    from models.files import read_jsonl
+    path = os.path.join(run_dir(root, spec), METRICS)
+    return read_jsonl(path) if os.path.exists(path) else []

@@ -1,0 +1,474 @@
+"""The paper's spectral method (docs/paper.md §4.1, Supp. Note 3): Skilling's moments and a mixture fit.
+
+Three steps, each usable on its own:
+
+1. ``estimate_moments(operator, probes, seed)``: Skilling's (1989) estimates of the
+   first four moments of the Hessian's eigenvalue density,
+       m_k = (1/N) rᵀ H^k r,   r ~ N(0, I_N),   N = operator.dim,
+   from v_1 = H r and v_2 = H v_1 (two Hessian-vector products per probe):
+       m_1 = r·v_1/N,  m_2 = v_1·v_1/N,  m_3 = v_1·v_2/N,  m_4 = v_2·v_2/N.
+   E[r rᵀ] = I makes each probe unbiased; the probes' mean and standard error are
+   returned so the sampling error can be judged. Rademacher probes (±1) have the
+   same expectation and a smaller variance (they drop the diagonal's share).
+2. The parametric density
+       q(λ) = w·SN(λ; ξ, ω, α) + (1 − w)·N(λ; 0, σ0²),   σ0 = 0.001 (``SIGMA0``),
+   a skew normal (location ξ, scale ω, shape α) for the tails plus a fixed narrow
+   zero-mean Gaussian for the bulk at zero. Its raw moments are closed-form
+   (``skewnorm_moments``, ``mixture_moments``) and so is its CDF (``mixture_cdf``).
+3. ``fit_mixture(moments)``: the paper's grid search, 57 values per parameter
+   (57⁴ ≈ 10.6 M configurations), minimising Σ_{k=1..4} |m̂_k − m_k| / |m_k|.
+   The fitted mixture's CDF goes to ``analysis.spectra.window.fractions``: the degeneracy
+   index is its mass in the window |λ| ≤ window, the negativity index its mass below it.
+
+``moment_spectrum(operator)`` runs all three and returns a ``MomentSpectrum`` whose
+``to_dict()`` is JSON-ready; ``density_curve(fit)`` gives log q(λ) on a grid, for
+plots like the paper's Fig 3d.
+
+Choices where the paper is silent (docs/paper.md §4.1, §6.2):
+
+* Probes: 10 by default. One Gaussian probe's relative standard deviation for m_k
+  is √(2 Σλ^{2k}) / |Σλ^k|: small for a spread-out spectrum, about √2 or more when a
+  few outliers dominate Σλ^4, as in networks' heavy-tailed spectra. Ten probes cut
+  it by √10 ≈ 3.2 for 20 Hessian-vector products. Measured on the paper's 10×16
+  small net (4,852 parameters, Glorot init, 300 synthetic PCA-128 examples), 10
+  probes give relative standard errors of about 17%, 6%, 27%, 20% on m_1..m_4, and
+  the degeneracy index varies by 1.7e-4 across probe seeds (2.5e-4 with one probe,
+  0.7e-4 with 30), against a spread of 1e-3 over the whole default grid. Ten is also
+  what docs/paper.md §7 and the eigenthings library suggest. The standard errors are
+  returned: raise ``probes`` when they matter.
+* Probes are drawn on the host by one seeded NumPy generator, one after another,
+  so probe i is the same whatever the number of probes. Gaussian, as in the paper,
+  by default.
+* Grid ranges. The copy of the paper lost the Greek letters; docs/paper.md §4.1 infers
+  w log-spaced in [1e-9, 1e-3], ξ linear in [−50, 50], α linear in [−10, 10] and
+  ω log-spaced in [1e-1, 1e3]. The text names the parameters as location, scale,
+  shape but lists the ranges [−50, 50], [−10, 10], log[0.1, 1000]: the positive log
+  range must be the scale, [−50, 50] reads as a location and [−10, 10] as a shape,
+  and the remaining log range [1e-9, 1e-3] is the tail weight. ``paper_grids()``
+  builds these; every range and the point count are arguments.
+* Consequence worth knowing: with w ≤ 1e-3, the narrow Gaussian carries at least
+  99.9% of q, so at the default window (3σ0) every grid point has a degeneracy
+  index in [0.9963, 0.9973] and a negativity index in [0.00135, 0.00235] (the
+  narrow Gaussian alone puts Φ(−3) = 0.00135 below −3σ0). The indices vary only in
+  the third decimal, which fits the paper showing them only as "min"/"max". It
+  does not fit Fig S3's estimates of 95-100% degenerate (docs/paper.md §4.1), which would
+  need w up to about 0.05: if the indices must match Fig S3's scale, widen the w
+  grid (``paper_grids(w=(1e-9, 1e-1))``); the default stays with the paper's grid.
+* A target moment that is exactly 0 makes the paper's relative error undefined;
+  each denominator is floored at 1e-12·m_2^{k/2} (the scale of the k-th moment),
+  which never binds for a real Hessian.
+* Exact ties on the grid go to the configuration the chunked scan meets first.
+  ``at_grid_edge`` lists the parameters whose best value is an
+  end of its grid (the fit may want to go further).
+* ``refine=True`` polishes the best grid point with Nelder–Mead in
+  (log10 w, ξ, log10 ω, α), inside the grid's box. The paper did NOT do this (it
+  used the grid alone, because gradient-based fits failed), so it is off by default;
+  the grid's own best is kept in the result.
+
+Vectors from the operator may live on a device (CuPy): all vector arithmetic uses
+their array module, only scalars come back to the host, explicitly. The probe
+vector is handed to the operator's first product as a host NumPy float64 array
+(``HessianOperator.matvec`` moves it to the model's device) and is then moved next
+to the product for the dot product. The fit is host NumPy in float64.
+"""
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy
+from scipy import optimize
+from scipy.special import ndtr
+from scipy.stats import norm, skewnorm
+
+import minigrad
+from models.files import jsonable
+from minigrad.backend import device_of
+
+from .window import WINDOW, fractions
+
+SIGMA0 = 1e-3          # std of the mixture's fixed zero-mean Gaussian (the paper's 0.001)
+PROBES = 10            # default number of probe vectors (see the module docstring)
+GRID_POINTS = 57       # the paper's values per parameter
+CHUNK_ELEMENTS = 1 << 18   # elements per float64 temporary of the grid search (2 MiB)
+PARAMETERS = ("w", "xi", "omega", "alpha")
+DISTRIBUTIONS = ("gaussian", "rademacher")
+_B = math.sqrt(2.0 / math.pi)
+
+
+# --------------------------------------------------------------------------- Skilling's moments
+
+def _probe(rng, n, distribution):
+    if distribution == "gaussian":
+        return rng.standard_normal(n)
+    return rng.integers(0, 2, n).astype(numpy.float64) * 2.0 - 1.0
+
+
+@dataclass
+class MomentEstimate:
+    """Per-probe Skilling moments (probes × 4, columns m_1..m_4) and how they were drawn."""
+    probe_moments: numpy.ndarray
+    distribution: str = "gaussian"
+    seed: int = 0
+    dim: int = 0
+    seconds: float = 0.0
+
+    @property
+    def probes(self):
+        return len(self.probe_moments)
+
+    @property
+    def mean(self):
+        return self.probe_moments.mean(axis=0)
+
+    @property
+    def standard_error(self):
+        """The standard error of the mean over probes (NaN with a single probe)."""
+        if self.probes < 2:
+            return numpy.full(4, numpy.nan)
+        return self.probe_moments.std(axis=0, ddof=1) / math.sqrt(self.probes)
+
+    def to_dict(self):
+        return jsonable({"moments": self.mean, "standard_errors": self.standard_error,
+                          "probe_moments": self.probe_moments, "probes": self.probes,
+                          "distribution": self.distribution, "seed": self.seed, "dim": self.dim,
+                          "hvps": 2 * self.probes, "seconds": self.seconds})
+
+
+def estimate_moments(operator, probes=PROBES, seed=0, distribution="gaussian"):
+    """Skilling's estimates of m_1..m_4 of the eigenvalue density of `operator` (two products per probe).
+
+    operator: anything with `.dim` and `.matvec(v)` for a flat float64 vector v (a host
+        NumPy array on the first call, the operator's own arrays after), returning a flat
+        vector of any array module: `analysis.spectra.HessianOperator`, for one.
+    """
+    if distribution not in DISTRIBUTIONS:
+        raise ValueError(f"unknown probe distribution {distribution!r}; choose one of {', '.join(DISTRIBUTIONS)}")
+    probes = int(probes)
+    if probes < 1:
+        raise ValueError(f"need at least one probe vector, got {probes}")
+    n = int(operator.dim)
+    rng = numpy.random.default_rng(seed)
+    rows = numpy.empty((probes, 4))
+    start = time.perf_counter()
+    for i in range(probes):
+        r_host = _probe(rng, n, distribution)
+        v1 = operator.matvec(r_host).astype(numpy.float64, copy=False)
+        v2 = operator.matvec(v1).astype(numpy.float64, copy=False)
+        xp = minigrad.get_array_module(v1)
+        r = minigrad.to_device(r_host, device_of(v1))
+        rows[i] = [minigrad.to_float(xp.dot(r, v1)), minigrad.to_float(xp.dot(v1, v1)), minigrad.to_float(xp.dot(v1, v2)), minigrad.to_float(xp.dot(v2, v2))]
+    rows /= n
+    return MomentEstimate(rows, distribution, seed, n, time.perf_counter() - start)
+
+
+# --------------------------------------------------------------------------- the parametric density
+
+def standard_skewnorm_moments(alpha):
+    """E[Z^k], k = 1..4, of the standard skew normal with shape α: shape alpha.shape + (4,).
+
+    With δ = α/√(1+α²), b = √(2/π) and Z = δ|U| + √(1−δ²) V (U, V standard normal):
+    E[Z] = bδ, E[Z²] = 1, E[Z³] = bδ(3 − δ²), E[Z⁴] = 3.
+    """
+    alpha = numpy.asarray(alpha, dtype=numpy.float64)
+    delta = alpha / numpy.sqrt(1.0 + alpha * alpha)
+    e1 = _B * delta
+    return numpy.stack([e1, numpy.ones_like(delta), e1 * (3.0 - delta * delta), numpy.full_like(delta, 3.0)], axis=-1)
+
+
+def _raw_from_standard(xi, omega, standard):
+    """Raw moments 1..4 of ξ + ωZ from E[Z^k] (`standard`, last axis 4), by the binomial expansion."""
+    xi = numpy.asarray(xi, dtype=numpy.float64)[..., None]
+    om = numpy.asarray(omega, dtype=numpy.float64)[..., None]
+    e1, e2, e3, e4 = (standard[..., k:k + 1] for k in range(4))
+    x2, o2 = xi * xi, om * om
+    m1 = xi + om * e1
+    m2 = x2 + 2.0 * xi * om * e1 + o2 * e2
+    m3 = x2 * xi + 3.0 * x2 * om * e1 + 3.0 * xi * o2 * e2 + o2 * om * e3
+    m4 = x2 * x2 + 4.0 * x2 * xi * om * e1 + 6.0 * x2 * o2 * e2 + 4.0 * xi * o2 * om * e3 + o2 * o2 * e4
+    return numpy.concatenate([m1, m2, m3, m4], axis=-1)
+
+
+def skewnorm_moments(xi, omega, alpha):
+    """Raw moments E[X^k], k = 1..4, of SN(ξ, ω, α) (scipy's skewnorm(a=α, loc=ξ, scale=ω)); broadcasts."""
+    xi, omega, alpha = numpy.broadcast_arrays(*(numpy.asarray(a, dtype=numpy.float64) for a in (xi, omega, alpha)))
+    return _raw_from_standard(xi, omega, standard_skewnorm_moments(alpha))
+
+
+def normal_moments(sigma0=SIGMA0):
+    """Raw moments 1..4 of N(0, σ0²): 0, σ0², 0, 3σ0⁴."""
+    s2 = float(sigma0) ** 2
+    return numpy.array([0.0, s2, 0.0, 3.0 * s2 * s2])
+
+
+def mixture_moments(w, xi, omega, alpha, sigma0=SIGMA0):
+    """Raw moments 1..4 of w·SN(ξ, ω, α) + (1 − w)·N(0, σ0²); broadcasts, last axis 4."""
+    g = normal_moments(sigma0)
+    s = skewnorm_moments(xi, omega, alpha)
+    w = numpy.asarray(w, dtype=numpy.float64)[..., None]
+    return w * (s - g) + g           # the grid search's own expression, so on-grid fits are exact
+
+
+def mixture_cdf(w, xi, omega, alpha, sigma0=SIGMA0):
+    """The mixture's CDF as a function of λ (for `window.fractions`)."""
+    w, xi, omega, alpha, sigma0 = (float(v) for v in (w, xi, omega, alpha, sigma0))
+    return lambda x: w * float(skewnorm.cdf(x, alpha, loc=xi, scale=omega)) + (1.0 - w) * float(ndtr(x / sigma0))
+
+
+def mixture_logpdf(lam, w, xi, omega, alpha, sigma0=SIGMA0):
+    """log q(λ), computed as a log-sum-exp of the two components (no underflow in the tails)."""
+    lam = numpy.asarray(lam, dtype=numpy.float64)
+    none = numpy.full(lam.shape, -numpy.inf)
+    a = math.log(w) + skewnorm.logpdf(lam, alpha, loc=xi, scale=omega) if w > 0 else none
+    b = math.log1p(-w) + norm.logpdf(lam, scale=sigma0) if w < 1 else none
+    return numpy.logaddexp(a, b)
+
+
+# --------------------------------------------------------------------------- the grid search
+
+def paper_grids(points=GRID_POINTS, w=(1e-9, 1e-3), xi=(-50.0, 50.0), omega=(1e-1, 1e3), alpha=(-10.0, 10.0)):
+    """The paper's grids as docs/paper.md §4.1 infers them: w and ω log-spaced, ξ and α linear."""
+    return {"w": numpy.geomspace(*w, points), "xi": numpy.linspace(*xi, points),
+            "omega": numpy.geomspace(*omega, points), "alpha": numpy.linspace(*alpha, points)}
+
+
+def _check_grids(grids):
+    out = {}
+    for name in PARAMETERS:
+        if name not in grids:
+            raise ValueError(f"the grids need a {name!r} entry; got {sorted(grids)}")
+        g = numpy.asarray(grids[name], dtype=numpy.float64).ravel()
+        if g.size == 0 or not numpy.all(numpy.isfinite(g)):
+            raise ValueError(f"the {name} grid must be a non-empty array of finite numbers")
+        out[name] = g
+    if numpy.any(out["omega"] <= 0):
+        raise ValueError("the scale ω must be positive on its whole grid")
+    if numpy.any((out["w"] < 0) | (out["w"] > 1)):
+        raise ValueError("the mixture weight w must lie in [0, 1] on its whole grid")
+    return out
+
+
+def _describe(g):
+    spacing = "log" if g.size > 2 and numpy.all(g > 0) and numpy.allclose(numpy.diff(numpy.log(g)),
+                                                                            numpy.log(g[1] / g[0])) else "linear"
+    return {"min": float(g.min()), "max": float(g.max()), "points": int(g.size), "spacing": spacing}
+
+
+def _denominators(target):
+    floor = 1e-12 * numpy.maximum(target[1], numpy.finfo(numpy.float64).tiny) ** (numpy.arange(1, 5) / 2.0)
+    return numpy.maximum(numpy.abs(target), floor)
+
+
+def objective(fitted, target):
+    """The paper's fit error Σ_k |m̂_k − m_k| / |m_k| (fitted: any shape with last axis 4)."""
+    target = numpy.asarray(target, dtype=numpy.float64)
+    return numpy.sum(numpy.abs(numpy.asarray(fitted) - target) / _denominators(target), axis=-1)
+
+
+def grid_search(target, grids=None, sigma0=SIGMA0, chunk_elements=CHUNK_ELEMENTS):
+    """The best (w, ξ, ω, α) on the grid for moments `target`: (params dict, objective, index dict).
+
+    The skew-normal moments do not depend on w and the mixture's are affine in it, so
+    each chunk of (ξ, ω, α) configurations is expanded once and all w values are
+    scored together; `chunk_elements` bounds each float64 temporary (2 MiB by default, which
+    stays in cache: about 0.06 s for the paper's 57⁴ grid on one core of the development machine).
+    """
+    target = numpy.asarray(target, dtype=numpy.float64).ravel()
+    if target.shape != (4,) or not numpy.all(numpy.isfinite(target)):
+        raise ValueError(f"the fit needs four finite moments, got {target!r}")
+    g = _check_grids(paper_grids() if grids is None else grids)
+    w, xi, om, al = g["w"], g["xi"], g["omega"], g["alpha"]
+    gauss = normal_moments(sigma0)
+    scale = 1.0 / _denominators(target)
+    offset = gauss - target
+    standard = standard_skewnorm_moments(al)
+    shape = (xi.size, om.size, al.size)
+    total = xi.size * om.size * al.size
+    per = max(1, int(chunk_elements) // w.size)
+    best, where = numpy.inf, None
+    score = numpy.empty((w.size, min(per, total)))
+    tmp = numpy.empty_like(score)
+    for start in range(0, total, per):
+        stop = min(total, start + per)
+        ix, io, ia = numpy.unravel_index(numpy.arange(start, stop), shape)
+        diff = _raw_from_standard(xi[ix], om[io], standard[ia]) - gauss   # (c, 4): SN − Gaussian moments
+        c = stop - start
+        s, t = score[:, :c], tmp[:, :c]
+        s.fill(0.0)
+        for k in range(4):
+            numpy.multiply.outer(w, diff[:, k], out=t)
+            t += offset[k]
+            numpy.abs(t, out=t)
+            t *= scale[k]
+            s += t
+        j = int(numpy.argmin(s))
+        if s.flat[j] < best:          # strict: ties keep the earlier configuration
+            best = float(s.flat[j])
+            iw, jc = divmod(j, c)
+            where = (iw, int(ix[jc]), int(io[jc]), int(ia[jc]))
+    if where is None:
+        raise ValueError("the objective is not finite anywhere on the grid")
+    index = dict(zip(PARAMETERS, where))
+    params = {name: float(g[name][i]) for name, i in index.items()}
+    return params, best, index
+
+
+def _refine(target, start, grids, sigma0):
+    """Nelder–Mead from the best grid point in (log10 w, ξ, log10 ω, α), kept inside the grid's box."""
+    lo = numpy.array([math.log10(max(grids["w"].min(), 1e-300)), grids["xi"].min(),
+                      math.log10(grids["omega"].min()), grids["alpha"].min()])
+    hi = numpy.array([math.log10(max(grids["w"].max(), 1e-300)), grids["xi"].max(),
+                      math.log10(grids["omega"].max()), grids["alpha"].max()])
+
+    def unpack(z):
+        z = numpy.clip(z, lo, hi)
+        return min(10.0 ** z[0], 1.0), z[1], 10.0 ** z[2], z[3]
+
+    def f(z):
+        return float(objective(mixture_moments(*unpack(z), sigma0=sigma0), target))
+
+    z0 = numpy.array([math.log10(max(start["w"], 1e-300)), start["xi"], math.log10(start["omega"]), start["alpha"]])
+    res = optimize.minimize(f, z0, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 4000})
+    params = dict(zip(PARAMETERS, (float(v) for v in unpack(res.x))))
+    return params, f(res.x)
+
+
+@dataclass
+class MixtureFit:
+    """The fitted q(λ) = w·SN(ξ, ω, α) + (1 − w)·N(0, σ0²), its fit error and its window fractions."""
+    w: float
+    xi: float
+    omega: float
+    alpha: float
+    sigma0: float
+    objective: float
+    target_moments: numpy.ndarray
+    fitted_moments: numpy.ndarray
+    fractions: dict
+    grid: dict
+    grid_index: dict
+    at_grid_edge: list
+    refined: bool = False
+    grid_best: dict = None
+    seconds: float = 0.0
+
+    @property
+    def params(self):
+        return {"w": self.w, "xi": self.xi, "omega": self.omega, "alpha": self.alpha}
+
+    @property
+    def window(self):
+        return self.fractions["window"]
+
+    @property
+    def degeneracy_index(self):
+        return self.fractions["degenerate"]
+
+    @property
+    def negativity_index(self):
+        return self.fractions["negative"]
+
+    def cdf(self):
+        return mixture_cdf(self.w, self.xi, self.omega, self.alpha, self.sigma0)
+
+    def logpdf(self, lam):
+        return mixture_logpdf(lam, self.w, self.xi, self.omega, self.alpha, self.sigma0)
+
+    def pdf(self, lam):
+        return numpy.exp(self.logpdf(lam))
+
+    def to_dict(self):
+        return jsonable({
+            "params": self.params, "sigma0": self.sigma0, "objective": self.objective,
+            "target_moments": self.target_moments, "fitted_moments": self.fitted_moments,
+            "fractions": self.fractions, "degeneracy_index": self.degeneracy_index,
+            "negativity_index": self.negativity_index, "window": self.window,
+            "grid": self.grid, "grid_index": self.grid_index, "at_grid_edge": self.at_grid_edge,
+            "refined": self.refined, "grid_best": self.grid_best, "seconds": self.seconds})
+
+
+def fit_mixture(moments, grids=None, sigma0=SIGMA0, window=WINDOW, refine=False, chunk_elements=CHUNK_ELEMENTS):
+    """Fit the paper's mixture to moments m_1..m_4 by grid search (``paper_grids()`` by default).
+
+    grids: dict of 1-D arrays "w", "xi", "omega", "alpha" (any sizes and spacings).
+    window: the degeneracy window for ``analysis.spectra.window.fractions``.
+    refine: polish the best grid point by Nelder–Mead (not the paper's method; off).
+    """
+    start = time.perf_counter()
+    target = numpy.asarray(moments, dtype=numpy.float64).ravel()
+    g = _check_grids(paper_grids() if grids is None else grids)
+    params, best, index = grid_search(target, g, sigma0, chunk_elements)
+    edge = [name for name, i in index.items() if g[name].size > 1 and i in (0, g[name].size - 1)]
+    grid_best = None
+    if refine:
+        grid_best = {"params": dict(params), "objective": best, "grid_index": dict(index)}
+        polished, value = _refine(target, params, g, sigma0)
+        if value < best:
+            params, best = polished, value
+    fitted = mixture_moments(params["w"], params["xi"], params["omega"], params["alpha"], sigma0)
+    cdf = mixture_cdf(params["w"], params["xi"], params["omega"], params["alpha"], sigma0)
+    return MixtureFit(params["w"], params["xi"], params["omega"], params["alpha"], float(sigma0), float(best),
+                      target, fitted, fractions(cdf, window), {name: _describe(g[name]) for name in PARAMETERS},
+                      index, edge, bool(refine), grid_best, time.perf_counter() - start)
+
+
+def density_curve(fit, lam=None, points=2001):
+    """(λ, log q(λ)) for a `MixtureFit`: on `lam`, or on `points` values spanning the skew normal's bulk and 0."""
+    if lam is None:
+        reach = max(abs(fit.xi) + 6.0 * fit.omega, 10.0 * fit.sigma0)
+        lam = numpy.linspace(-reach, reach, int(points))
+    lam = numpy.asarray(lam, dtype=numpy.float64)
+    return lam, fit.logpdf(lam)
+
+
+# --------------------------------------------------------------------------- all together
+
+@dataclass
+class MomentSpectrum:
+    """Skilling's moments of one operator, the mixture fitted to their mean, and where they came from."""
+    estimate: MomentEstimate
+    fit: MixtureFit
+    operator_info: dict = field(default=None)
+
+    @property
+    def moments(self):
+        return self.estimate.mean
+
+    @property
+    def standard_errors(self):
+        return self.estimate.standard_error
+
+    @property
+    def fractions(self):
+        return self.fit.fractions
+
+    @property
+    def degeneracy_index(self):
+        return self.fit.degeneracy_index
+
+    @property
+    def negativity_index(self):
+        return self.fit.negativity_index
+
+    def density_curve(self, lam=None, points=2001):
+        return density_curve(self.fit, lam, points)
+
+    def to_dict(self):
+        moments = self.estimate.to_dict()
+        return jsonable({
+            "method": "skilling-moments+skewnormal-mixture-grid",
+            "moments": moments["moments"], "standard_errors": moments["standard_errors"],
+            "probe_moments": moments["probe_moments"], "probes": moments["probes"],
+            "distribution": moments["distribution"], "seed": moments["seed"], "hvps": moments["hvps"],
+            "fit": self.fit.to_dict(), "fractions": self.fit.fractions,
+            "degeneracy_index": self.degeneracy_index, "negativity_index": self.negativity_index,
+            "window": self.fit.window, "operator": self.operator_info,
+            "seconds": {"moments": self.estimate.seconds, "fit": self.fit.seconds}})
+
+
+def moment_spectrum(operator, probes=PROBES, seed=0, window=WINDOW, grids=None, sigma0=SIGMA0,
+                    distribution="gaussian", refine=False):
+    """The paper's method end to end: Skilling's moments of `operator`, the grid-searched mixture, its indices."""
+    estimate = estimate_moments(operator, probes, seed, distribution)
+    fit = fit_mixture(estimate.mean, grids, sigma0, window, refine)
+    info = operator.info() if hasattr(operator, "info") else {"dim": int(operator.dim)}
+    return MomentSpectrum(estimate, fit, info)

@@ -1,0 +1,48 @@
+"""Output helpers shared by the toy models: figures (PNG) and the numbers behind them (JSON).
+
+Both are written atomically (models/files.py), so a crash or Ctrl-C never leaves
+half a file that looks like a result.
+"""
+import json
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display; must precede pyplot
+import matplotlib.pyplot as plt  # noqa: E402
+
+from models.files import atomic_write, jsonable, write_text  # noqa: E402
+
+DPI = 110  # modest PNGs that are still readable in a README
+
+
+def save_json(path, data):
+    """Write `data` (dicts, lists, numbers, NumPy arrays) as JSON, atomically."""
+    text = json.dumps(jsonable(data, digits=6), indent=1)
+    # one line per innermost list of numbers instead of one line per number
+    text = re.sub(r"\[\s+([^\[\]{}]*?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
+    write_text(path, text + "\n")
+
+
+def save_figure(fig, path):
+    """Save a Matplotlib figure as PNG, atomically, and close it."""
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=DPI, bbox_inches="tight", format="png"))
+    plt.close(fig)
+
+
+def figure(n_panels, width=4.6, height=3.8):
+    """A row of n_panels axes of a common size."""
+    fig, axes = grid(1, n_panels, width, height)
+    return fig, axes[0]
+
+
+def grid(n_rows, n_cols, width=4.6, height=3.8):
+    """An n_rows x n_cols array of axes of a common size."""
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(width * n_cols, height * n_rows), squeeze=False)
+    return fig, axes
+
+
+def mark_time(ax, t, color, label=None):
+    """A dotted vertical line at a measured time (skipped when the event never happened)."""
+    if t is not None:
+        ax.axvline(t, color=color, ls=":", lw=1, label=label)

@@ -1,0 +1,226 @@
+"""The reproduction pipeline on the tiny `test` preset: definitions run end to end, runs are reused and resumed,
+claims say what the numbers say."""
+import json
+import math
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from analysis.reproduction import aggregate, presets, runner
+from analysis.reproduction.claims import HELD, NO_DATA, NOT_HELD, WITHIN, Order, Range, Similar
+from analysis.figures import FIGURES
+from analysis.reproduction.reproduce import reproduce
+
+TEST = presets.get("test")
+
+
+# ----------------------------------------------------------------------------- claims and aggregation
+
+def _rows(values, metric="train_acc", epoch=1):
+    return [[{"epoch": 0, metric: 0.0}, {"epoch": epoch, metric: v}] for v in values]
+
+
+def test_mean_and_standard_error():
+    s = aggregate.mean_se([1.0, 2.0, 3.0])
+    assert s["mean"] == 2.0 and s["n"] == 3 and s["se"] == pytest.approx(1.0 / 3 ** 0.5)
+    assert aggregate.mean_se([4.0])["se"] is None and aggregate.mean_se([])["mean"] is None
+
+
+@pytest.mark.parametrize("a, b, verdict", [
+    ([0.9, 0.91, 0.92], [0.5, 0.51, 0.52], HELD),        # gap far beyond its SE
+    ([0.52, 0.6, 0.44], [0.5, 0.41, 0.58], WITHIN),      # right order of means, gap within error
+    ([0.4, 0.41, 0.42], [0.5, 0.51, 0.52], NOT_HELD),
+])
+def test_order_verdicts(a, b, verdict):
+    claim = Order("A > B", "train_acc", ("A", "B"), at="last")
+    result = claim.evaluate({"A": _rows(a), "B": _rows(b)})
+    assert result["verdict"] == verdict
+    assert result["epochs"] == [1] and "(n=3)" in result["measured"]
+
+
+def test_order_without_data_and_similar_and_range():
+    assert Order("A > B", "train_acc", ("A", "B")).evaluate({"A": _rows([0.5])})["verdict"] == NO_DATA
+    same = {"A": _rows([0.5, 0.52, 0.48]), "B": _rows([0.51, 0.49, 0.5])}
+    apart = {"A": _rows([0.9, 0.91, 0.92]), "B": _rows([0.5, 0.51, 0.52])}
+    assert Similar("A ≈ B", "train_acc", ("A", "B")).evaluate(same)["verdict"] == HELD
+    assert Similar("A ≈ B", "train_acc", ("A", "B")).evaluate(apart)["verdict"] == NOT_HELD
+    assert Range("in [0.4, 1]", "train_acc", ("A", "B"), low=0.4, high=1.0).evaluate(apart)["verdict"] == HELD
+    assert Range("in [0.6, 1]", "train_acc", ("A", "B"), low=0.6, high=1.0).evaluate(apart)["verdict"] == NOT_HELD
+
+
+def test_value_at_reads_the_right_epoch():
+    rows = [{"epoch": e, "m": float(e)} for e in range(5)] + [{"epoch": 5}]
+    assert aggregate.value_at(rows, "m", "last") == 4.0
+    assert aggregate.value_at(rows, "m", "early") == 1.0
+    assert aggregate.value_at(rows, "m", "mean") == 2.5     # epochs 1..4
+    assert aggregate.value_at(rows, "m", 3) == 3.0 and aggregate.value_at(rows, "m", 9) is None
+
+
+def test_rank_split_keeps_best_and_worst_by_mean_accuracy():
+    runs = _rows([0.3, 0.9, 0.1, 0.5])
+    best, worst = aggregate.rank_split(runs, 1)
+    assert best[0][1]["train_acc"] == 0.9 and worst[0][1]["train_acc"] == 0.1
+
+
+def test_derived_gradient_ratio_and_activation_growth():
+    row = aggregate.derive({"epoch": 0, "meters/grad/layer01": 1.0, "meters/grad/layer02": 4.0,
+                            "meters/rms/layer01": 2.0, "meters/rms/layer02": 8.0})
+    assert row["meters/grad/first_over_last"] == 0.25 and row["meters/rms/growth_last_first"] == 4.0
+
+
+# ----------------------------------------------------------------------------- definitions
+
+def test_every_definition_builds_its_runs_for_every_preset():
+    for preset in presets.PRESETS:
+        p = presets.get(preset)
+        for name, figure in FIGURES.items():
+            if figure.kind != "runs":
+                continue
+            groups = figure.groups(p)
+            assert groups and all(isinstance(runs, list) for runs in groups.values()), name
+            specs = [s for runs in groups.values() for s in runs]
+            assert all(s.name.endswith(s.key) for s in specs)
+            for runs in groups.values():
+                assert len({s.key for s in runs}) == len(runs), name        # every seed is its own run
+
+
+def test_runs_are_identified_by_content_and_shared_between_figures():
+    fig5 = FIGURES["fig5"].groups(TEST)
+    fig6 = FIGURES["fig6"].groups(TEST)
+    assert [s.name for s in fig5["Residual (CIFAR-100)"]] == [s.name for s in fig6["Residual"]]
+    quick = presets.get("quick")
+    assert (FIGURES["fig3"].groups(quick)["Plain"][0].key                 # 20 against 30 layers
+            != FIGURES["fig5"].groups(quick)["Plain (CIFAR-100)"][0].key)
+    a, b = fig5["Plain (CIFAR-100)"][:2]
+    assert a.key != b.key                                                # seeds differ
+    key = a.key
+    a.config.device, a.config.data = "cuda", dict(a.config.data, root="/elsewhere")
+    assert a.key == key                                                  # where it runs is not what it is
+    a.config.epochs += 1
+    assert a.key != key
+
+
+def test_quick_preset_matches_the_declared_protocol():
+    quick = presets.get("quick")
+    fig3 = FIGURES["fig3"].groups(quick)
+    spec = fig3["Hyperres"][0]
+    assert spec.config.model["depth"] == 20 and spec.config.model["width"] == 128
+    assert spec.config.data == {"name": "cifar100", "subset": [5000, 2000]}
+    assert len(fig3["Plain"]) == 3 and spec.config.epochs == 8
+    assert spec.plan["hessian"]["epochs"] == [0, 2, 8]
+    fidelity = FIGURES["fidelity"].groups(quick)
+    assert len(fidelity) == 7 * 8 and all(len(runs) >= 3 for runs in fidelity.values())
+    assert fidelity["stated / fig3 Plain"][0].name == fig3["Plain"][0].name       # stated cell = Fig 3's own run
+    raw = fidelity["preprocess=raw / fig5 BiasReg"][0]
+    assert raw.config.data["preprocess"] == "raw"
+    assert fidelity["scaled skips / fig3 Hyperres"][0].config.model["skip_scale"] == "average"
+    assert fidelity["scaled skips / fig5 Residual"][0].config.model["skip_scale"] == "branch"
+    assert fidelity["scaled skips / fig5 Plain"][0].name == fidelity["stated / fig5 Plain"][0].name
+
+
+# ----------------------------------------------------------------------------- end to end
+
+def test_fig6_end_to_end_then_reused(tmp_path):
+    root = str(tmp_path)
+    summary = reproduce(FIGURES["fig6"], TEST, root)
+    out = tmp_path / "fig6"
+    for name in ("figure.png", "numbers.json", "claims.csv", "report.md"):
+        assert (out / name).stat().st_size > 0
+    claims = len(FIGURES["fig6"].claims)
+    assert len(summary["claims"]) == claims
+    assert summary["not_finished"] == {}
+    numbers = json.loads((out / "numbers.json").read_text())
+    for claim, c in zip(FIGURES["fig6"].claims, numbers["claims"]):
+        stats = [c["stats"][g] for g in claim.groups]
+        assert all(s["n"] == 2 for s in stats)
+        if isinstance(claim.at, int):           # read at a fixed epoch: the mean is the curve's at that epoch
+            curve = numbers["curves"][claim.groups[0]][claim.metric]
+            assert curve["mean"][curve["epochs"].index(claim.at)] == pytest.approx(stats[0]["mean"], rel=1e-12)
+        assert c["verdict"] == _verdict_by_hand(claim, stats), c
+    assert numbers["curves"]["Residual"]["train_acc"]["n"][-1] == 2
+    assert "meters/grad/layer01" in numbers["curves"]["Plain"]
+    report = (out / "report.md").read_text()
+    assert "| paper's claim |" in report and report.count("\n| ") == claims + 1
+
+    class Count(runner.Listener):
+        def begin(self, total, done):
+            self.total, self.done = total, done
+    listener = Count()
+    again = reproduce(FIGURES["fig6"], TEST, root, listener=listener)
+    assert listener.done == listener.total == 10
+    assert [c["measured"] for c in again["claims"]] == [c["measured"] for c in summary["claims"]]
+
+
+def test_an_interrupted_run_resumes_to_the_same_numbers(tmp_path):
+    spec = FIGURES["fig3"].groups(TEST)["Residual"][0]
+    whole = str(tmp_path / "whole")
+    runner.execute([spec], whole)
+    broken = str(tmp_path / "broken")
+    runner.execute([spec], broken)
+    folder = runner.run_dir(broken, spec)
+    os.remove(os.path.join(folder, "summary.json"))          # as if stopped after the checkpoint of its last epoch
+    assert runner.state(broken, spec) == "partial"
+    assert runner.execute([spec], broken)[spec.name] == ("finished", "")
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]   # noqa: E731
+    assert strip(runner.metrics(broken, spec)) == strip(runner.metrics(whole, spec))
+
+
+def test_workers_give_the_same_runs(tmp_path):
+    specs = FIGURES["figS6"].groups(TEST)["Plain"]
+    one, two = str(tmp_path / "one"), str(tmp_path / "two")
+    runner.execute(specs, one)
+    assert set(runner.execute(specs, two, workers=2).values()) == {("finished", "")}
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]   # noqa: E731
+    for spec in specs:
+        assert strip(runner.metrics(one, spec)) == strip(runner.metrics(two, spec))
+
+
+def test_missing_data_set_is_reported_not_raised(tmp_path):
+    summary = reproduce(FIGURES["figS7-svhn"], TEST, str(tmp_path))
+    assert {c["verdict"] for c in summary["claims"]} == {NO_DATA}
+    assert all(state == "failed" and "unknown data set 'svhn'" in message
+               for state, message in summary["not_finished"].values())
+    assert not os.path.exists(os.path.join(str(tmp_path), "runs"))     # nothing half-made left behind
+
+
+def test_toy_figure_end_to_end(tmp_path):
+    summary = reproduce(FIGURES["figS5"], TEST, str(tmp_path))
+    assert summary["claims"] and (tmp_path / "figS5" / "report.md").exists()
+    assert all(os.path.exists(p) for p in summary["figures"])
+
+
+def _verdict_by_hand(claim, stats):
+    """The verdict rule of analysis/reproduction/claims.py, written out again from its docstring."""
+    means = [s["mean"] for s in stats]
+    errors = [math.hypot(a["se"], b["se"]) for a, b in zip(stats, stats[1:])]
+    gaps = [a - b for a, b in zip(means, means[1:])]
+    if isinstance(claim, Similar):
+        return HELD if abs(gaps[0]) <= 2 * errors[0] else NOT_HELD
+    if min(gaps) <= 0:
+        return NOT_HELD
+    return HELD if all(gap > error for gap, error in zip(gaps, errors)) else WITHIN
+
+
+def test_cli_reproduce_and_index(tmp_path):
+    from cli import main
+    result = CliRunner().invoke(main, ["reproduce", "figS3", "--preset", "test", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    index = (tmp_path / "CLAIMS.md").read_text()
+    assert "[figS3](figS3/report.md)" in index and "overestimates the degenerate fraction" in index
+    bad = CliRunner().invoke(main, ["reproduce", "fig99", "--preset", "test", "--out", str(tmp_path)])
+    assert bad.exit_code == 2 and "unknown figure 'fig99'" in bad.output and "Traceback" not in bad.output
+
+
+def test_help_names_every_figure():
+    from cli import main
+    text = " ".join(CliRunner().invoke(main, ["reproduce", "--help"]).output.split())
+    assert all(f" {name} " in text or f" {name}," in text or f" {name} (" in text for name in FIGURES)
+
+
+def test_numbers_are_shown_to_the_precision_their_error_allows():
+    from analysis.reproduction.claims import format_stats
+    assert format_stats({"mean": 0.99731, "se": 4.9e-6, "n": 4}) == "0.9973100 ± 0.0000049 (n=4)"
+    assert format_stats({"mean": 0.1057, "se": 0.0019, "n": 4}, percent=True) == "10.57 ± 0.19 (n=4)"
+    assert format_stats({"mean": 0.5, "se": None, "n": 1}, percent=True) == "50.00 (n=1)"
+    assert format_stats({"mean": None, "se": None, "n": 0}) == "n/a"

@@ -1,0 +1,81 @@
+"""Devices: dispatch, explicit transfers, clear errors, and the strict stand-in that catches host leaks."""
+import pathlib
+import re
+
+import numpy
+import pytest
+
+import minigrad as mg
+from minigrad.testing.strict import StrictArray, strict
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def test_array_module_dispatch():
+    assert mg.get_array_module(numpy.ones(2)) is numpy
+    assert mg.get_array_module(numpy.float32(1.0)) is numpy
+    assert mg.get_array_module(mg.to_device(numpy.ones(2), "strict")) is strict
+
+
+def test_unknown_device_is_one_clear_sentence():
+    with pytest.raises(mg.DeviceError, match=r"^Unknown device 'tpu'; choose one of: .*cpu.*cuda.*\.$"):
+        mg.get_device("tpu")
+
+
+def test_cuda_without_cupy_or_gpu_is_one_clear_sentence():
+    try:
+        mg.get_device("cuda")
+    except mg.DeviceError as e:
+        message = str(e)
+        assert "\n" not in message and message.startswith("CUDA was requested but")
+    else:
+        pytest.skip("a CUDA device is available here")
+
+
+def test_strict_array_refuses_implicit_host_conversion():
+    a = mg.to_device(numpy.arange(3.0), "strict")
+    with pytest.raises(TypeError):
+        numpy.asarray(a)
+    with pytest.raises(TypeError):
+        numpy.exp(a)
+    with pytest.raises(TypeError):
+        float(a.sum())
+    with pytest.raises(TypeError):
+        bool(a.sum() > 0)
+    with pytest.raises(TypeError):
+        a + numpy.ones(3)            # mixing host and device arrays
+    assert isinstance(a + 1.0, StrictArray)
+    numpy.testing.assert_array_equal(a.get(), [0.0, 1.0, 2.0])   # the explicit way back
+    assert mg.to_host(a * 2).tolist() == [0.0, 2.0, 4.0]
+
+
+def test_tensor_round_trip_between_devices():
+    t = mg.tensor([[1.0, 2.0]], device="strict")
+    assert isinstance(t.data, StrictArray) and t.device.name == "strict"
+    back = t.to("cpu")
+    assert isinstance(back.data, numpy.ndarray) and back.numpy().tolist() == [[1.0, 2.0]]
+
+
+def test_module_to_device_and_state_dict_on_host(rng):
+    from models import MLP
+    model = MLP(inputs=6, width=4, depth=3, classes=2, rng=0, dtype=numpy.float64).to("strict")
+    assert all(isinstance(p.data, StrictArray) for p in model.parameters())
+    state = model.state_dict()
+    assert all(isinstance(v, numpy.ndarray) for v in state.values())
+    assert model.device.name == "strict"
+
+
+def test_same_seed_gives_identical_weights_on_every_device():
+    from models import MLP
+    a = MLP(inputs=6, width=4, depth=3, classes=2, rng=7).state_dict()
+    b = MLP(inputs=6, width=4, depth=3, classes=2, rng=7).to("strict").state_dict()
+    assert all(numpy.array_equal(a[k], b[k]) for k in a)
+
+
+def test_ops_never_name_numpy():
+    """Ops and layer functions take their array module from the data (xp), never from `numpy` directly."""
+    for path in sorted((ROOT / "minigrad").glob("*/*.py")):
+        if path.parent.name in ("ops", "functional", "optim"):
+            source = path.read_text()
+            assert not re.search(r"^\s*(import numpy|from numpy)", source, re.M), path
+            assert not re.search(r"\bnp\.|\bnumpy\.", source), path

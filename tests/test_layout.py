@@ -1,0 +1,112 @@
+"""The house: four roots in a strict stack, only the engine installed, every link in the docs resolving."""
+import ast
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+# cli.py -> analysis -> models -> minigrad; a module may import its own floor and the floors below.
+FLOORS = {"minigrad": 0, "models": 1, "analysis": 2, "cli": 3, "benchmarks": 3}
+GONE = ("data", "training", "common", "experiments", "toys")     # roots of an earlier layout
+
+
+def _modules():
+    """(dotted name, path) of every module of the lab's roots."""
+    yield "cli", ROOT / "cli.py"
+    for top in ("minigrad", "models", "analysis", "benchmarks"):
+        for path in sorted((ROOT / top).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            yield ".".join(parts[:-1] if parts[-1] == "__init__" else parts), path
+
+
+def _imports(name, path):
+    """The absolute names of every module `path` imports, at any depth of its code (relative imports resolved)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[:len(package.split(".")) - node.level + 1]
+                yield ".".join(base + ([node.module] if node.module else []))
+            else:
+                yield node.module
+
+
+def test_no_module_imports_a_higher_floor():
+    upward = []
+    for name, path in _modules():
+        floor = FLOORS[name.split(".")[0]]
+        for imported in _imports(name, path):
+            top = imported.split(".")[0]
+            assert top not in GONE, f"{path.relative_to(ROOT)} imports {imported}, a root that no longer exists"
+            if top in FLOORS and FLOORS[top] > floor and not (top == "benchmarks" and name == "cli"):
+                upward.append(f"{path.relative_to(ROOT)} imports {imported}")
+    assert not upward, "imports reaching up the stack:\n" + "\n".join(upward)
+
+
+def test_the_walker_sees_relative_and_nested_imports(tmp_path):
+    """The check above would pass vacuously if the walker missed imports; show it finds each kind."""
+    path = tmp_path / "fig3.py"
+    path.write_text("import numpy\nfrom ..reproduction.claims import Order\nfrom . import fig5\n"
+                    "def f():\n    from cli import main\n")
+    assert list(_imports("analysis.figures.fig3", path)) == ["numpy", "analysis.reproduction.claims",
+                                                               "analysis.figures", "cli"]
+
+
+def test_the_roots_are_the_design_cards():
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True)
+    if tracked.returncode:
+        pytest.skip("not a git checkout")
+    tops = {line.split("/")[0] for line in tracked.stdout.splitlines()}
+    code = {top for top in tops if top.endswith(".py") or (ROOT / top / "__init__.py").exists()}
+    assert code == {"cli.py", "minigrad", "models", "analysis", "benchmarks", "tests"}
+
+
+def test_only_the_engine_is_installed(tmp_path):
+    """From an empty folder, with nothing of the checkout on the path: minigrad imports, the lab's roots do not."""
+    names = ["minigrad", "cli", "models", "analysis", "benchmarks", *GONE]
+    code = ("import importlib.util, json, sys; sys.path = [p for p in sys.path if p not in ('', '.')]; "
+            f"print(json.dumps({{n: importlib.util.find_spec(n) is not None for n in {names!r}}}))")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    found = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    import json
+    found = json.loads(found.stdout)
+    if not found["minigrad"]:
+        pytest.skip("the package is not installed (python -m pip install -e .)")
+    assert [n for n in names[1:] if found[n]] == []
+
+
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+
+
+def _markdown_files():
+    yield ROOT / "README.md"
+    yield from sorted((ROOT / "docs").rglob("*.md"))
+
+
+def test_every_relative_link_in_the_docs_resolves_to_a_tracked_file():
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True)
+    if tracked.returncode:
+        pytest.skip("not a git checkout")
+    files = set(tracked.stdout.splitlines())
+    folders = {str(pathlib.PurePosixPath(f).parent) for f in files}
+    broken = []
+    for page in _markdown_files():
+        for target in LINK.findall(page.read_text()):
+            target = target.split("#")[0]
+            if not target or re.match(r"^[a-z]+:", target):
+                continue
+            resolved = os.path.relpath(os.path.normpath(page.parent / target), ROOT).replace(os.sep, "/")
+            if resolved not in files and resolved.rstrip("/") not in folders:
+                broken.append(f"{page.relative_to(ROOT)}: {target}")
+    assert not broken, "links to files that are not in the repository:\n" + "\n".join(broken)
+
+
+def test_the_link_checker_catches_a_broken_link():
+    assert LINK.findall("see [the engine](docs/engine.md#step-1) and ![a plot](fig.png \"title\")") == [
+        "docs/engine.md#step-1", "fig.png"]
