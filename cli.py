@@ -11,8 +11,9 @@ into `analysis/` and `models/`, and draw with rich; the work is done there.
     toy            the paper's toy models                          (analysis.toys)
     bench          engine speed against PyTorch                    (benchmarks/, not installed)
 """
-import json
+import math
 import os
+import tempfile
 import time
 import warnings
 
@@ -40,6 +41,19 @@ def _device(ctx, param, value):
         minigrad.get_device(value)
     except minigrad.DeviceError as e:
         raise click.BadParameter(str(e))
+    return value
+
+
+def _positive(ctx, param, value):
+    """A float option that must be a positive, finite number (None stays None)."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise click.BadParameter(f"must be a positive finite number, not {value}")
+    return value
+
+
+def _finite(ctx, param, value):
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"must be a finite number, not {value}")
     return value
 
 
@@ -74,11 +88,11 @@ def _model_options():
                      show_default=True, help="malicious: subtract I from the hidden-to-hidden weights (residual nets)."),
         click.option("--reg", type=click.Choice(REGULARIZERS), default="none", show_default=True,
                      help="biasreg: random per-unit bias targets (the paper's mu, sigma); biasl2: targets 0."),
-        click.option("--reg-mu", type=float, default=None,
+        click.option("--reg-mu", type=float, default=None, callback=_finite,
                      help="BiasReg target mean (default: the paper's for the data set)."),
-        click.option("--reg-sigma", type=float, default=None, help="BiasReg target standard deviation."),
-        click.option("--reg-lambda", type=float, default=None, help="Penalty strength (default 1e-3)."),
-        click.option("--bn-layer", type=int, default=None,
+        click.option("--reg-sigma", type=float, default=None, callback=_positive, help="BiasReg target standard deviation."),
+        click.option("--reg-lambda", type=float, default=None, callback=_positive, help="Penalty strength (default 1e-3)."),
+        click.option("--bn-layer", type=click.IntRange(1), default=None,
                      help="Put one batch-norm layer at this hidden layer (15 for BiasReg+BN)."),
         click.option("--skip-scale", type=click.Choice(list(SKIP_SCALES)), default="none", show_default=True,
                      help="Residual/hyperres (beyond the paper): branch = ReLU branch x 1/sqrt(depth); "
@@ -206,11 +220,36 @@ def _user_errors():
     return DataError, RunError, Diverged, minigrad.DeviceError
 
 
+def writable(folder, flag="--out"):
+    """Make `folder` and show it can be written, before any work starts (one sentence if not)."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise click.ClickException(f"cannot write to {folder} ({e.strerror or e}); choose another {flag}")
+    return folder
+
+
 # ----------------------------------------------------------------------------- drawing
 
 def _bar(*columns):
     return RichProgress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), *columns,
                         console=console)
+
+
+class _Counter:
+    """Counts the steps of one long computation: a rich bar on a terminal, a plain line per tenth elsewhere."""
+
+    def __init__(self, bar, label, total):
+        self.bar, self.label, self.total, self.done = bar, label, total, 0
+        self.task = bar.add_task(label, total=total)
+
+    def __call__(self, *_):
+        self.done += 1
+        self.bar.advance(self.task)
+        if not console.is_terminal and (10 * self.done) // self.total > (10 * (self.done - 1)) // self.total:
+            console.print(f"{self.label}: {self.done:,}/{self.total:,}")
 
 
 def training_display():
@@ -234,6 +273,8 @@ def training_display():
         def epoch(self, row):
             self.last = f"train {row['train_acc']:.1%}  test {row['test_acc']:.1%}"
             self.bar.update(self.task, status=self.last)
+            if not console.is_terminal:
+                console.print(f"epoch {row['epoch']}: {self.last} ({row['seconds']:.1f} s)")
 
         def close(self):
             self.bar.stop()
@@ -266,8 +307,9 @@ RESUMABLE = {"out", "resume", "device", "epochs", "data_dir", "download"}   # ma
 @data_options
 @click.option("--epochs", type=click.IntRange(0), default=100, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=500, show_default=True)
-@click.option("--lr", type=float, default=5e-4, show_default=True, help="Adam learning rate.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Initial weights and minibatch order.")
+@click.option("--lr", type=float, default=5e-4, show_default=True, callback=_positive, help="Adam learning rate.")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
+              help="Initial weights and minibatch order.")
 @device_option
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), default=None,
@@ -277,21 +319,20 @@ RESUMABLE = {"out", "resume", "device", "epochs", "data_dir", "download"}   # ma
 def train(ctx, epochs, batch_size, lr, seed, device, dtype, out, resume, **params):
     """Train one network with Adam (the paper's settings by default) and record it in a run folder."""
     from models.files import read_jsonl
-    from models.training import CONFIG, METRICS, TrainConfig, train as run_training
+    from models.training import METRICS, TrainConfig, read_config, train as run_training
 
     if resume:
         if out is None:
             raise click.UsageError("--resume needs --out: the folder of the run to continue")
-        path = os.path.join(out, CONFIG)
-        if not os.path.exists(path):
-            raise click.ClickException(f"nothing to resume in {out}: it has no {CONFIG}")
         changed = [name for name in ctx.params if name not in RESUMABLE and _given(ctx, name)]
         if changed:
             flags = ", ".join("--" + name.replace("_", "-") for name in changed)
             raise click.UsageError(f"a resumed run keeps its saved settings; drop {flags} "
                                    "(only --epochs, --device and --data-dir may change)")
-        with open(path) as f:
-            config = TrainConfig.from_dict(json.load(f))
+        try:
+            config = read_config(out)
+        except _user_errors() as e:
+            raise click.ClickException(str(e))
         config.epochs, config.device = epochs if _given(ctx, "epochs") else config.epochs, device
         if params["data_dir"] is not None:
             config.data["root"] = params["data_dir"]
@@ -302,6 +343,7 @@ def train(ctx, epochs, batch_size, lr, seed, device, dtype, out, resume, **param
                              dtype=dtype, device=device)
         out = out or os.path.join("runs", run_name(params["arch"], params["depth"], params["dataset"], seed, model))
 
+    writable(out)
     display = training_display()
     try:
         run_training(config, out, resume=resume, progress=display)
@@ -319,6 +361,19 @@ def _given(ctx, name):
 # ----------------------------------------------------------------------------- spectrum, singularities
 
 METHODS = ("exact", "moments", "slq")
+PROBES, STEPS = 10, 100       # the defaults of --probes and --steps, below which results are flagged as rough
+
+
+def _announce_cost(operator, products):
+    """Time one Hessian-vector product and say what the whole computation will cost, before it starts."""
+    import numpy
+    began = time.perf_counter()
+    operator.matvec(numpy.random.default_rng(0).standard_normal(operator.dim))
+    each = time.perf_counter() - began
+    total = products * each
+    when = f"{total:.0f} s" if total < 120 else f"{total / 60:.0f} min"
+    console.print(f"{products:,} Hessian-vector products on {operator.dim:,} parameters, {each:.2g} s each: "
+                  f"about {when}")
 
 
 def _source_options(f):
@@ -328,7 +383,7 @@ def _source_options(f):
                          help="A run folder: use its config and last checkpoint (model/data flags are then ignored)."),
             click.option("--samples", type=click.IntRange(1), default=1024, show_default=True,
                          help="Training examples the measurement uses (the first ones, fixed)."),
-            click.option("--seed", type=int, default=0, show_default=True,
+            click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
                          help="Initial weights of a fresh net, and the probe vectors."),
             device_option,
             click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float64", show_default=True,
@@ -364,9 +419,11 @@ def _load(run_dir, samples, seed, device, dtype, params):
 @click.option("--method", type=click.Choice(METHODS), default="slq", show_default=True,
               help="exact: dense Hessian + eigh (small nets); moments: the paper's Skilling moments + mixture fit; "
                    "slq: stochastic Lanczos quadrature.")
-@click.option("--probes", type=click.IntRange(1), default=10, show_default=True, help="Random probe vectors.")
-@click.option("--steps", type=click.IntRange(1), default=100, show_default=True, help="Lanczos steps per probe (slq).")
-@click.option("--window", type=float, default=None, help="Half-width of the degenerate window (default 3e-3).")
+@click.option("--probes", type=click.IntRange(1), default=PROBES, show_default=True, help="Random probe vectors.")
+@click.option("--steps", type=click.IntRange(1), default=STEPS, show_default=True,
+              help="Lanczos steps per probe (slq).")
+@click.option("--window", type=float, default=None, callback=_positive,
+              help="Half-width of the degenerate window (default 3e-3).")
 @click.option("--batch-size", type=click.IntRange(1), default=1024, show_default=True,
               help="Examples per Hessian-vector product (results are weighted by batch size).")
 @click.option("--penalty/--no-penalty", default=True, show_default=True,
@@ -380,26 +437,27 @@ def spectrum(run_dir, samples, seed, device, dtype, method, probes, steps, windo
     from models.files import write_json
 
     window = WINDOW if window is None else window
-    if not window > 0:
-        raise click.BadParameter("must be positive", param_hint="--window")
+    out = writable(out or os.path.join("results", "spectrum", method))
     model, x, y, what = _load(run_dir, samples, seed, device, dtype, params)
     operator = HessianOperator(model, x, y, batch_size=batch_size, penalty=penalty)
     if method == "exact" and operator.dim > LIMIT:
         raise click.ClickException(f"the exact method needs a dense {operator.dim}x{operator.dim} Hessian; "
                                    "use --method slq or moments for a net this size")
+    _announce_cost(operator, {"exact": operator.dim, "moments": 2 * probes, "slq": probes * steps}[method])
+    if method != "exact" and (probes < PROBES or (method == "slq" and steps < STEPS)):
+        console.print(f"[yellow]Warning:[/yellow] fewer probes{' or steps' if method == 'slq' else ''} than the "
+                      f"defaults ({PROBES} probes, {STEPS} steps): the fractions can be far off (SLQ resolves "
+                      "eigenvalues to about the spectral range / steps; the moments' error shrinks as 1/sqrt(probes))")
     with _bar(TimeRemainingColumn()) as bar:
         if method == "exact":
-            task = bar.add_task("Hessian columns", total=operator.dim)
-            result = exact_spectrum(operator, window=window, progress=lambda *_: bar.advance(task))
+            result = exact_spectrum(operator, window=window, progress=_Counter(bar, "Hessian columns", operator.dim))
         elif method == "moments":
             result = moment_spectrum(operator, probes=probes, seed=seed, window=window).to_dict()
         else:
-            task = bar.add_task("Lanczos steps", total=probes * steps)
             result = slq_spectrum(operator, steps=steps, probes=probes, seed=seed, window=window,
-                                  progress=lambda *_: bar.advance(task))
+                                  progress=_Counter(bar, "Lanczos steps", probes * steps))
     result["estimator"] = result.get("method")
     result.update(method=method, source=what)
-    out = out or os.path.join("results", "spectrum", method)
     write_json(os.path.join(out, "result.json"), result)
     plot_density(result, os.path.join(out, "density.png"), title=f"{method}: {what}")
     fr, info = result["fractions"], result["operator"]
@@ -421,9 +479,9 @@ def singularities(run_dir, samples, seed, device, dtype, out, **params):
     from analysis.plots import meter_panels, plot_meters
     from models.files import write_json
 
+    out = writable(out or os.path.join("results", "singularities"))
     model, x, y, what = _load(run_dir, samples, seed, device, dtype, params)
     result = dict(all_meters(model, x, y), source=what)
-    out = out or os.path.join("results", "singularities")
     write_json(os.path.join(out, "meters.json"), result)
     plot_meters(result, os.path.join(out, "meters.png"), title=what)
     panels = meter_panels(result)
@@ -459,6 +517,7 @@ class _RunListener:
         if self.runs is not None:
             self.progress.remove_task(self.runs)
         self.runs = self.progress.add_task("runs", total=total, completed=done)
+        self.count = [done, total]
 
     def run_progress(self, spec):
         from models.training import Progress
@@ -477,6 +536,9 @@ class _RunListener:
 
     def finished(self, name, status, seconds, message):
         self.progress.advance(self.runs)
+        self.count[0] += 1
+        if not console.is_terminal:
+            console.print(f"  run {self.count[0]}/{self.count[1]}: {name} {status} ({seconds:.0f} s)")
         if status != "finished" and message not in self.said:
             self.said.add(message)
             self.progress.console.print(f"  [yellow]{name}: {status}[/yellow] {message} (each run's reason is in "
@@ -507,11 +569,12 @@ def reproduce(figures, preset, out, workers, data_dir, device):
     """
     from analysis.figures import FIGURES
     from analysis.reproduction import presets
+    from analysis.reproduction.claims import NO_DATA
     from analysis.reproduction.reproduce import reproduce as reproduce_figure, write_index
 
     chosen = presets.get(preset)
-    root = out or os.path.join("results", preset)
-    os.makedirs(root, exist_ok=True)
+    root = writable(out or os.path.join("results", preset))
+    incomplete = {}
     with RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console) as progress:
         listener = _RunListener(progress)
@@ -522,18 +585,27 @@ def reproduce(figures, preset, out, workers, data_dir, device):
             verdicts = [c["verdict"] for c in summary["claims"]]
             progress.console.print(f"  {name}: {verdicts.count('held')}/{len(verdicts)} claims held, "
                                    f"{time.perf_counter() - began:.0f} s -> {os.path.join(root, name)}")
+            failed = [state for state, _ in summary.get("not_finished", {}).values() if state != "diverged"]
+            if failed or NO_DATA in verdicts:
+                incomplete[name] = (f"{len(failed)} runs not done" if failed else
+                                    f"{verdicts.count(NO_DATA)} claims without data")
     console.print(f"claims of every figure done so far: {write_index(root, chosen)}")
+    if incomplete:
+        raise click.ClickException(f"{len(incomplete)} of {len(figures)} figures are incomplete ("
+                                   + ", ".join(f"{n}: {why}" for n, why in incomplete.items())
+                                   + "); everything else is written, and each report.md says why")
 
 
 # ----------------------------------------------------------------------------- toy models
 
-def _toy_command(name, module, help):
+def _toy_command(name, modules, help):
     @click.command(name, help=help)
     @click.option("--out", default=os.path.join("results", "toys"), show_default=True, type=click.Path(file_okay=False),
                   help="Folder for the PNG figures and JSON numbers.")
     @click.option("--quick", is_flag=True, hidden=True, help="Short runs on coarse grids (for tests).")
     def command(out, quick):
-        for toy_module in (module() if callable(module) else [module]):
+        writable(out)
+        for toy_module in modules:
             began = time.perf_counter()
             summary = toy_module.run(out, quick=quick)
             title, rows = toy_module.summary_rows(summary)
@@ -552,13 +624,13 @@ def toy():
 
 def _register_toys():
     from analysis.toys import deep_linear, linear_modes, two_unit
-    toy.add_command(_toy_command("two-unit", two_unit,
+    toy.add_command(_toy_command("two-unit", [two_unit],
                                  "Two hidden units: overlap/elimination plateaus (Fig 2) and a skip version."))
-    toy.add_command(_toy_command("linear", linear_modes,
+    toy.add_command(_toy_command("linear", [linear_modes],
                                  "Three-layer linear nets in the mode picture, plain vs residual (Fig S4)."))
-    toy.add_command(_toy_command("deep-linear", deep_linear, "Deep linear single modes: saddles and "
+    toy.add_command(_toy_command("deep-linear", [deep_linear], "Deep linear single modes: saddles and "
                                  "plain/residual/hyper-residual speed (Fig S5)."))
-    toy.add_command(_toy_command("all", lambda: (two_unit, linear_modes, deep_linear), "All of the above."))
+    toy.add_command(_toy_command("all", [two_unit, linear_modes, deep_linear], "All of the above."))
 
 
 _register_toys()
@@ -580,9 +652,13 @@ def bench(repeats, device, with_torch, skips, out):
     """Time W1 (Adam step, batch 500, fp32) and W2 (gradient and exact HVP, batch 1,024, fp64 and fp32)."""
     from benchmarks import engine
     from models.files import write_json
+    writable(os.path.dirname(out) or ".")
     with console.status("timing") as status:
-        result = engine.run(repeats, skips, with_torch and device == "cpu", device,
-                            progress=lambda what: status.update(f"timing {what}"))
+        def progress(what):
+            status.update(f"timing {what}")
+            if not console.is_terminal:
+                console.print(f"timing {what}")
+        result = engine.run(repeats, skips, with_torch and device == "cpu", device, progress=progress)
     write_json(out, result)
     machine = result["machine"]
     fmt = lambda value, spec: "" if value is None else format(value, spec)  # noqa: E731

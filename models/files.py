@@ -12,12 +12,14 @@ import tempfile
 
 import numpy
 
+TMP_PREFIX = ".tmp-"        # atomic_write's temporary files; one that stays was cut off by a killed process
+
 
 def atomic_write(path, write):
     """Call write(tmp_path) on a temporary path next to `path`, then move it onto `path`."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.splitext(path)[1])
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=TMP_PREFIX, suffix=os.path.splitext(path)[1])
     os.close(fd)
     try:
         write(tmp)
@@ -27,6 +29,16 @@ def atomic_write(path, write):
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def remove_temporaries(folder):
+    """Delete the temporary files that writes cut off by a killed process left in `folder`.
+
+    Only safe while no other process writes into `folder` (a run holds its lock).
+    """
+    for name in os.listdir(folder):
+        if name.startswith(TMP_PREFIX):
+            os.remove(os.path.join(folder, name))
 
 
 def write_text(path, text):
@@ -53,8 +65,16 @@ def append_jsonl(path, row):
 
 
 def read_jsonl(path):
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    """The rows of a JSON-lines file; a line that is not JSON raises ValueError naming the file and the line."""
+    rows = []
+    with open(path, "rb") as f:          # bytes: undecodable text is reported with its line too
+        for number, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except ValueError as e:
+                    raise ValueError(f"{path}, line {number}, is not valid JSON ({e})") from None
+    return rows
 
 
 def jsonable(value, digits=None):

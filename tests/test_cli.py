@@ -1,5 +1,7 @@
 """The command line end to end: shared options, train, spectrum (three methods), singularities, user mistakes."""
 import json
+import pathlib
+import re
 
 import numpy
 import pytest
@@ -68,7 +70,7 @@ def test_spectrum_and_meters_of_a_run_folder(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["spectrum", "--run", "no-such-run"], "is not a run folder"),
-    (["spectrum", *TINY_NET, "--window", "-1"], "must be positive"),
+    (["spectrum", *TINY_NET, "--window", "-1"], "must be a positive finite number"),
     (["spectrum", "--arch", "plain", "--depth", "3", "--width", "128", "--dataset", "synthetic", "--method", "exact"],
      "use --method slq or moments"),
     (["singularities", "--device", "tpu"], "Unknown device"),
@@ -100,7 +102,7 @@ def test_train_and_resume(tmp_path):
     (["--dataset", "cifar10", "--no-download"], "--no-download"),
     (["--arch", "residual", "--skip-matrix", "k3", "--width", "16"], "k3"),
     (["--arch", "plain", "--bn-layer", "40", "--depth", "4"], "bn_layer"),
-    (["--resume"], "nothing to resume"),
+    (["--resume"], "is not a run folder: it has no config.json"),
     (["--device", "tpu"], "Unknown device 'tpu'"),
     (["--arch", "conv-plain", "--pca", "8"], "--pca gives vectors"),
     (["--dataset", "synthetic", "--reg", "biasreg"], "needs --reg-mu and --reg-sigma"),
@@ -161,3 +163,94 @@ def test_device_is_one_option_with_one_message(command):
     result = invoke(*command.split(), "--device", "tpu")
     assert result.exit_code == 2, result.output
     assert "Invalid value for '--device': Unknown device 'tpu'" in result.output and "Traceback" not in result.output
+
+
+# ----------------------------------------------------------------------------- faults and bad input
+
+@pytest.mark.parametrize("args, message", [
+    (["--lr", "-1"], "must be a positive finite number"),
+    (["--lr", "0"], "must be a positive finite number"),
+    (["--lr", "nan"], "must be a positive finite number"),
+    (["--seed", "-1"], "-1 is not in the range x>=0"),
+    (["--reg", "biasreg", "--reg-lambda", "-0.1"], "must be a positive finite number"),
+    (["--reg", "biasreg", "--reg-mu", "inf", "--reg-sigma", "1"], "must be a finite number"),
+    (["--bn-layer", "0"], "0 is not in the range x>=1"),
+])
+def test_numeric_options_are_checked(tmp_path, args, message):
+    result = train_cli("--dataset", "synthetic", "--depth", "2", "--width", "8", "--epochs", "1", *args,
+                       "--out", tmp_path / "run")
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output, result.output
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("command", ["train --dataset synthetic --depth 2 --width 8 --epochs 1",
+                                     "spectrum --dataset synthetic --depth 2 --width 8 --method exact",
+                                     "singularities --dataset synthetic --depth 2 --width 8",
+                                     "reproduce fig6 --preset test", "toy linear --quick", "bench --repeats 1"])
+def test_an_unwritable_output_folder_is_found_before_any_work(tmp_path, command):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    out = blocker / "out" / ("engine.json" if command.startswith("bench") else "")
+    result = invoke(*command.split(), "--out", out)
+    assert result.exit_code == 1 and "cannot write to" in result.output and "choose another --out" in result.output
+    assert "Traceback" not in result.output and "timing" not in result.output and "epoch" not in result.output
+
+
+def test_reproduce_says_what_failed_and_exits_non_zero(tmp_path):
+    result = invoke("reproduce", "fig6,figS7-svhn", "--preset", "test", "--out", tmp_path)
+    assert result.exit_code == 1, result.output
+    error = next(line for line in result.output.splitlines() if line.startswith("Error:"))
+    assert error.startswith("Error: 1 of 2 figures are incomplete (figS7-svhn: ") and "report.md" in error
+    assert (tmp_path / "fig6" / "report.md").exists() and (tmp_path / "figS7-svhn" / "report.md").exists()
+    assert re.search(r"^  run 1/\d+: \S+ finished \(\d+ s\)$", result.output, re.M)   # plain lines off a terminal
+
+
+def test_spectrum_tells_its_cost_and_flags_rough_settings(tmp_path):
+    result = invoke("spectrum", *TINY_NET, "--method", "slq", "--probes", "2", "--steps", "20", "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert re.search(r"40 Hessian-vector products on 460 parameters, \S+ s each: about \d+ s", result.output)
+    assert "fewer probes or steps than the defaults" in result.output
+    assert "Lanczos steps: 40/40" in result.output          # plain progress lines off a terminal
+    quiet = invoke("spectrum", *TINY_NET, "--method", "exact", "--out", tmp_path)
+    assert quiet.exit_code == 0 and "fewer probes" not in quiet.output
+
+
+def test_training_prints_plain_lines_when_not_on_a_terminal(tmp_path):
+    result = train_cli("--dataset", "synthetic", "--depth", "2", "--width", "8", "--epochs", "2", "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^epoch 1: train \d+\.\d% +test \d+\.\d% \(\d+\.\d s\)$", result.output, re.M)
+
+
+def test_the_readme_training_example_learns(tmp_path):
+    """The first training example of the README, run as written: clearly above chance (5%) on held-out data."""
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    example = next(line for line in readme.splitlines() if line.startswith("python cli.py train")
+                   and "synthetic" in line)
+    args = example.split("#")[0].split()[2:]
+    result = invoke(*args, "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    last = read_jsonl(tmp_path / "metrics.jsonl")[-1]
+    assert last["test_acc"] > 0.25 and last["epoch"] == 20
+    assert "test accuracy about" in example      # the README says what to expect
+
+
+def test_a_damaged_run_folder_is_one_sentence_naming_the_file(tmp_path):
+    run = tmp_path / "run"
+    assert train_cli("--dataset", "synthetic", "--depth", "2", "--width", "8", "--epochs", "1", "--out", run).exit_code == 0
+    checkpoint = run / "checkpoint.npz"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:100])
+    for result in (train_cli("--out", run, "--resume", "--epochs", "2"), invoke("spectrum", "--run", run)):
+        assert result.exit_code == 1 and "checkpoint.npz in" in result.output and "Traceback" not in result.output
+    (run / "config.json").write_text('{"model": {"arch": "mlp"')
+    result = train_cli("--out", run, "--resume", "--epochs", "2")
+    assert result.exit_code == 1 and "config.json in" in result.output and "is damaged" in result.output
+
+
+def test_a_second_writer_is_refused_with_the_owners_name(tmp_path):
+    import socket
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / ".lock").write_text(json.dumps({"host": "another-host", "pid": 1, "started": "2026-01-01T00:00:00"}))
+    result = train_cli("--dataset", "synthetic", "--depth", "2", "--width", "8", "--epochs", "1", "--out", run)
+    assert result.exit_code == 1 and "is being written by pid 1 on another-host" in result.output
+    assert socket.gethostname() != "another-host" and sorted(p.name for p in run.iterdir()) == [".lock"]

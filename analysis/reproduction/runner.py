@@ -5,10 +5,17 @@ read from the folder, so an interrupted reproduction simply starts again:
 summary.json says finished (or diverged) -> done; a checkpoint -> resume; nothing
 -> start. A run that fails for a reason other than divergence (missing data, say)
 is reported with its one-line reason and the other runs go on.
+
+Workers never outlive the reproduction: they end when their parent dies (even by
+SIGKILL), and Ctrl-C or SIGTERM of the parent ends them before it exits; a run cut
+short resumes from its last checkpoint next time.
 """
 import dataclasses
 import json
 import os
+import signal
+import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -108,12 +115,17 @@ def execute(specs, root, workers=1, data_root=None, device="cpu", listener=None)
     saved = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     os.environ.update({k: threads for k in saved})     # read by the fresh (spawned) workers' BLAS
     try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with _sigterm_raises(), ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                                    initializer=_worker_start, initargs=(os.getpid(),)) as pool:
             futures = [pool.submit(run_one, spec, root, data_root, device) for spec in todo]
-            for future in as_completed(futures):
-                name, status, seconds, message = future.result()
-                results[name] = (status, message)
-                listener.finished(name, status, seconds, message)
+            try:
+                for future in as_completed(futures):
+                    name, status, seconds, message = future.result()
+                    results[name] = (status, message)
+                    listener.finished(name, status, seconds, message)
+            except BaseException:      # Ctrl-C, SIGTERM, a failing listener: don't wait for the other runs
+                _stop_workers(pool, futures)
+                raise
     finally:
         for k, v in saved.items():
             if v is None:
@@ -121,6 +133,60 @@ def execute(specs, root, workers=1, data_root=None, device="cpu", listener=None)
             else:
                 os.environ[k] = v
     return results
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM of a reproduction with workers: stops it as Ctrl-C does (the CLI exits non-zero)."""
+
+
+class _sigterm_raises:
+    """While in effect, SIGTERM raises Terminated in the main thread, so that the workers are ended first."""
+
+    def __enter__(self):
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():   # only the main thread may set handlers
+            self.previous = signal.signal(signal.SIGTERM, self._raise)
+        return self
+
+    @staticmethod
+    def _raise(signum, frame):
+        raise Terminated()
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+
+
+def _stop_workers(pool, futures):
+    """Cancel the runs not started and end the workers now (each run cut short resumes from its checkpoint)."""
+    for future in futures:
+        future.cancel()
+    if hasattr(pool, "terminate_workers"):              # Python 3.14+
+        pool.terminate_workers()
+        return
+    for process in list((pool._processes or {}).values()):    # no public handle before 3.14
+        process.terminate()
+
+
+def _worker_start(parent):
+    """Pool initializer: the worker ends at once when `parent` (the reproduction) is gone, however it died.
+
+    Otherwise a killed reproduction leaves its workers finishing their runs and then hanging, while a
+    rerun may write the same run folders. Ctrl-C is left to the parent, which ends the workers itself."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        try:   # the kernel kills us with the parent (prctl PR_SET_PDEATHSIG = 1); the thread below is the fallback
+            import ctypes
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+
+    def watch():
+        while os.getppid() == parent:      # once the parent is gone, we are someone else's child
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
 def metrics(root, spec):

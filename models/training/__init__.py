@@ -1,3 +1,4 @@
 """One resumable training loop for every experiment, its run folders, and the hooks measurements attach to."""
-from .loop import (CHECKPOINT, CONFIG, METRICS, SUMMARY, Diverged, Measurement, Progress, RunError, TrainConfig,
-                   load_run, prepare, train)
+from .lock import RunError, RunLocked, RunWarning, run_lock
+from .loop import (CHECKPOINT, CONFIG, METRICS, SUMMARY, Diverged, Measurement, Progress, TrainConfig, load_run,
+                   prepare, read_config, train)

@@ -19,27 +19,31 @@ reports training accuracy. This loop does exactly that for any model the
 * measurements (Hessian spectra, singularity meters, ...) can be attached and run
   at chosen epochs; their numbers go into that epoch's metrics row;
 * a loss that is NaN or infinite stops the run with `Diverged`; the checkpoint of
-  the last finished epoch is kept.
+  the last finished epoch is kept;
+* one process writes a run folder at a time (lock.py); a folder that cannot be used
+  as asked (not a run, a damaged file, fewer epochs than done) raises `RunError`,
+  one sentence that names the file and what to do.
 """
+import contextlib
+import json
 import os
+import pickle
 import time
+import zipfile
 from dataclasses import asdict, dataclass, fields
 
 import numpy
 
 import minigrad as mg
-from models.files import append_jsonl, write_json, write_jsonl
+from models.files import TMP_PREFIX, append_jsonl, remove_temporaries, write_json, write_jsonl
 from .checkpoint import load_checkpoint, save_checkpoint
+from .lock import LOCK, RunError, run_lock
 
 CONFIG, CHECKPOINT, METRICS, SUMMARY = "config.json", "checkpoint.npz", "metrics.jsonl", "summary.json"
 
 
 class Diverged(RuntimeError):
     """The loss became NaN or infinite; the message says where and what was kept."""
-
-
-class RunError(RuntimeError):
-    """A run folder that cannot be used as asked (one sentence for the user)."""
 
 
 @dataclass
@@ -95,29 +99,41 @@ def train(config, run_dir, resume=False, measurements=(), progress=None, data=No
 
     data: the Dataset `config.data` describes, when the caller has it loaded already (many
     runs on one data set then share one copy); None loads it.
+    The folder is locked while the run writes it: a second writer gets RunLocked.
     """
+    if resume and not os.path.isdir(run_dir):       # refused before the lock would create the folder
+        raise RunError(f"nothing to resume in {run_dir}: it has no {CHECKPOINT}")
+    with run_lock(run_dir):
+        return _train(config, run_dir, resume, measurements, progress or Progress(), data)
+
+
+def _train(config, run_dir, resume, measurements, progress, data):
+    """train() once it holds the lock."""
     from models.data import batches
     from models import objective
 
-    progress = progress or Progress()
     paths = {name: os.path.join(run_dir, name) for name in (CONFIG, CHECKPOINT, METRICS, SUMMARY)}
-    has_checkpoint = os.path.exists(paths[CHECKPOINT])
-    if resume and not has_checkpoint:
-        raise RunError(f"nothing to resume in {run_dir}: it has no {CHECKPOINT}")
-    if not resume and has_checkpoint:
-        raise RunError(f"{run_dir} already holds a run; continue it with --resume or choose another --out")
+    _check_folder(run_dir, resume)
+    remove_temporaries(run_dir)
+    history = []
+    if resume:
+        read_config(run_dir)                        # a damaged config.json is reported now, not by its next reader
+        with _checkpoint_errors(run_dir):
+            model_state, optimizer_state, meta = load_checkpoint(paths[CHECKPOINT])
+            history = meta["history"]
+            done = history[-1]["epoch"]
+        if config.epochs < done:
+            raise RunError(f"the run in {run_dir} has done {done} epochs; resume it with --epochs {done} or more")
 
     data, model = prepare(config, data)
     device = model.device
     train_x, train_y, test_x, test_y = (mg.to_device(a, device) for a in
                                         (data.train_x, data.train_y, data.test_x, data.test_y))
     optimizer = mg.optim.Adam(model.parameters(), lr=config.lr)
-    history = []
     if resume:
-        model_state, optimizer_state, meta = load_checkpoint(paths[CHECKPOINT])
-        model.load_state_dict(model_state)
-        optimizer.load_state_dict(optimizer_state)
-        history = meta["history"]
+        with _checkpoint_errors(run_dir):
+            model.load_state_dict(model_state)
+            optimizer.load_state_dict(optimizer_state)
         write_jsonl(paths[METRICS], history)
     else:
         write_json(paths[CONFIG], dict(asdict(config), data_info=data.info))
@@ -175,6 +191,53 @@ def train(config, run_dir, resume=False, measurements=(), progress=None, data=No
     return summary
 
 
+def _check_folder(run_dir, resume):
+    """Refuse a folder that does not fit the request (the caller holds its lock).
+
+    A fresh run may start in a folder that is empty or holds only what a run that never
+    finished its epoch 0 leaves (config.json, metrics.jsonl, temporary files): that run
+    is started again, as the reproduction's runner expects.
+    """
+    has_checkpoint = os.path.exists(os.path.join(run_dir, CHECKPOINT))
+    if resume and not has_checkpoint:
+        raise RunError(f"nothing to resume in {run_dir}: it has no {CHECKPOINT}")
+    if not resume and has_checkpoint:
+        raise RunError(f"{run_dir} already holds a run; continue it with --resume or choose another --out")
+    if not resume:
+        foreign = [name for name in os.listdir(run_dir)
+                   if name not in (LOCK, CONFIG, METRICS) and not name.startswith(TMP_PREFIX)]
+        if foreign:
+            raise RunError(f"{run_dir} is not empty and holds no run: choose a new or empty --out")
+
+
+@contextlib.contextmanager
+def _checkpoint_errors(run_dir):
+    """Turn whatever a damaged checkpoint.npz makes numpy.load, json or load_state_dict raise into a RunError."""
+    try:
+        yield
+    except (OSError, ValueError, KeyError, IndexError, TypeError, EOFError, zipfile.BadZipFile,
+            pickle.UnpicklingError) as e:
+        raise RunError(f"{CHECKPOINT} in {run_dir} is damaged or does not fit this run ({type(e).__name__}: {e}); "
+                       "the epochs it held cannot be recovered from it: restore the file, or start the run again "
+                       "in a new folder") from e
+
+
+def read_config(run_dir):
+    """The TrainConfig of a run folder's config.json; RunError naming the file when it is missing or damaged."""
+    path = os.path.join(run_dir, CONFIG)
+    if not os.path.exists(path):
+        raise RunError(f"{run_dir} is not a run folder: it has no {CONFIG}")
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+        if not isinstance(saved, dict):
+            raise ValueError("not a JSON object")
+        return TrainConfig.from_dict(saved)
+    except (OSError, ValueError, TypeError) as e:
+        raise RunError(f"{CONFIG} in {run_dir} is damaged ({e}): restore it, or start the run again "
+                       "in a new folder") from e
+
+
 def prepare(config, data=None):
     """The data set (loaded unless given) and the freshly initialized model, on its device, of a TrainConfig."""
     from models.data import load
@@ -191,13 +254,11 @@ def load_run(run_dir, device=None, data_root=None, dtype=None):
 
     device, data_root and dtype override the run's own (weights are cast to dtype).
     """
-    import json
     paths = [os.path.join(run_dir, name) for name in (CONFIG, CHECKPOINT)]
     missing = [p for p in paths if not os.path.exists(p)]
     if missing:
         raise RunError(f"{run_dir} is not a run folder: it has no {os.path.basename(missing[0])}")
-    with open(paths[0]) as f:
-        config = TrainConfig.from_dict(json.load(f))
+    config = read_config(run_dir)
     if device is not None:
         config.device = device
     if data_root is not None:
@@ -205,9 +266,11 @@ def load_run(run_dir, device=None, data_root=None, dtype=None):
     if dtype is not None:
         config.dtype = dtype
     data, model = prepare(config)
-    model_state, _, meta = load_checkpoint(paths[1])
-    model.load_state_dict(model_state)
-    return config, data, model, meta["history"][-1]["epoch"]
+    with _checkpoint_errors(run_dir):
+        model_state, _, meta = load_checkpoint(paths[1])
+        model.load_state_dict(model_state)
+        epoch = meta["history"][-1]["epoch"]
+    return config, data, model, epoch
 
 
 def _evaluate(model, x, y, batch_size, prefix):

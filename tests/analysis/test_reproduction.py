@@ -224,3 +224,91 @@ def test_numbers_are_shown_to_the_precision_their_error_allows():
     assert format_stats({"mean": 0.1057, "se": 0.0019, "n": 4}, percent=True) == "10.57 ± 0.19 (n=4)"
     assert format_stats({"mean": 0.5, "se": None, "n": 1}, percent=True) == "50.00 (n=1)"
     assert format_stats({"mean": None, "se": None, "n": 0}) == "n/a"
+
+
+# ----------------------------------------------------------------------------- stopping a reproduction with workers
+
+import glob          # noqa: E402  (imports of this section only)
+import pathlib       # noqa: E402
+import signal        # noqa: E402
+import subprocess    # noqa: E402
+import sys           # noqa: E402
+import time          # noqa: E402
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+FIG6 = [sys.executable, "cli.py", "reproduce", "fig6", "--preset", "test", "--workers", "2", "--out"]
+
+
+def _children(parent):
+    """Pids of the live processes whose parent is `parent` (workers and multiprocessing's resource tracker)."""
+    found = []
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            with open(stat) as f:
+                state, ppid = f.read().rsplit(")", 1)[1].split()[:2]
+        except (OSError, IndexError, ValueError):
+            continue                                 # gone meanwhile
+        if int(ppid) == parent and state != "Z":
+            found.append(int(stat.split("/")[2]))
+    return found
+
+
+def _alive(pid):
+    """Whether `pid` runs (a zombie has ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _start_with_workers(out):
+    """`cli.py reproduce fig6 --workers 2` in a subprocess, once its workers are training; (process, child pids)."""
+    if not os.path.exists("/proc/self/stat"):
+        pytest.skip("needs /proc to find the worker processes")
+    parent = subprocess.Popen(FIG6 + [str(out)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # Ctrl-C not ignored
+    deadline = time.monotonic() + 60
+    while not (os.path.isdir(out / "runs") and os.listdir(out / "runs")):   # a worker made its first run folder
+        if parent.poll() is not None or time.monotonic() > deadline:
+            parent.kill()
+            pytest.fail(f"no run started (exit code {parent.poll()})")
+        time.sleep(0.02)
+    return parent, _children(parent.pid)
+
+
+def _wait_gone(pids, seconds=10):
+    """The pids still alive after waiting up to `seconds` for them to end; the test's leftovers are killed."""
+    deadline = time.monotonic() + seconds
+    while any(map(_alive, pids)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = [pid for pid in pids if _alive(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    return left
+
+
+def test_killed_reproduction_takes_its_workers_along_and_resumes(tmp_path):
+    parent, children = _start_with_workers(tmp_path)
+    assert len(children) >= 2                                  # two workers (and a resource tracker)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    assert _wait_gone(children) == []
+    finished = sum(os.path.exists(tmp_path / "runs" / name / "summary.json") for name in os.listdir(tmp_path / "runs"))
+    assert finished < 10                                       # killed halfway through
+    again = subprocess.run(FIG6 + [str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=240)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert (tmp_path / "fig6" / "numbers.json").exists()
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
+def test_stopped_reproduction_ends_its_workers(tmp_path, signal_name):
+    parent, children = _start_with_workers(tmp_path)
+    parent.send_signal(getattr(signal, signal_name))
+    try:
+        code = parent.wait(timeout=10)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+    assert code != 0
+    assert _wait_gone(children) == []

@@ -1,11 +1,16 @@
 """The training loop: reproducible, resumable to the same result, divergence kept safe, clear CLI errors."""
 import json
 import os
+import socket
+import subprocess
+import sys
+import time
 
 import numpy
 import pytest
 
-from models.training import Diverged, Measurement, Progress, RunError, TrainConfig, train
+from models.training import (Diverged, Measurement, Progress, RunError, RunLocked, RunWarning, TrainConfig, load_run,
+                             read_config, train)
 from models.files import read_jsonl
 from models.training.checkpoint import load_checkpoint
 
@@ -111,6 +116,7 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypat
     assert [r["epoch"] for r in meta["history"]] == [0, 1]
     assert all(numpy.isfinite(w).all() for w in weights.values())
     assert json.load(open(tmp_path / "summary.json"))["status"] == "diverged"
+    assert not os.path.exists(tmp_path / ".lock")
 
 
 def test_measurements_run_at_chosen_epochs(tmp_path):
@@ -140,6 +146,210 @@ def test_conv_net_trains_on_images(tmp_path):
                   data=dict(SMALL_DATA, flatten=False), epochs=1)
     train(conv, str(tmp_path))
     assert len(metrics(tmp_path)) == 2
+
+
+# --- the run folder: one writer, refusals, damaged files ------------------------------------
+
+def dead_pid():
+    """The pid of a process of this host that has exited (and been reaped)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def write_lock(run_dir, pid, host=None):
+    os.makedirs(run_dir, exist_ok=True)
+    with open(os.path.join(run_dir, ".lock"), "w") as f:
+        json.dump({"host": host or socket.gethostname(), "pid": pid, "started": "2024-01-01T00:00:00+00:00"}, f)
+
+
+def snapshot(run_dir):
+    """{file name: bytes} of a folder."""
+    return {name: (run_dir / name).read_bytes() for name in sorted(os.listdir(run_dir))}
+
+
+def test_a_live_lock_refuses_a_second_writer_and_touches_nothing(tmp_path):
+    write_lock(tmp_path / "fresh", os.getpid())                      # this process: alive
+    with pytest.raises(RunLocked, match=rf"being written by pid {os.getpid()} on {socket.gethostname()} "
+                                        r"\(started 2024-01-01.*wait for it to finish or stop that process"):
+        train(config(), str(tmp_path / "fresh"))
+    assert os.listdir(tmp_path / "fresh") == [".lock"]
+
+    train(config(epochs=2), str(tmp_path / "run"))
+    write_lock(tmp_path / "run", dead_pid(), host="another-host")    # another host: never taken over
+    before = snapshot(tmp_path / "run")
+    with pytest.raises(RunLocked, match="on another-host"):
+        train(config(epochs=4), str(tmp_path / "run"), resume=True)
+    assert snapshot(tmp_path / "run") == before                      # lock, config, metrics, checkpoint as they were
+
+
+def test_a_dead_owners_lock_is_taken_over_with_a_warning(tmp_path):
+    pid = dead_pid()
+    write_lock(tmp_path / "a", pid)
+    with pytest.warns(RunWarning, match=rf"took over the stale lock .*pid {pid} .* is gone"):
+        train(config(), str(tmp_path / "a"))
+    train(config(), str(tmp_path / "b"))
+    assert metrics(tmp_path / "a") == metrics(tmp_path / "b")
+    assert not os.path.exists(tmp_path / "a" / ".lock")
+
+    os.makedirs(tmp_path / "c")
+    (tmp_path / "c" / ".lock").write_text('{"host": "x", "pi')          # cut off: unreadable
+    with pytest.warns(RunWarning, match="took over the unreadable lock file"):
+        train(config(epochs=1), str(tmp_path / "c"))
+    assert not os.path.exists(tmp_path / "c" / ".lock")
+
+
+class LockSeen(Progress):
+    """Records the folder's lock file as the run sees it after each epoch."""
+
+    def __init__(self, run_dir):
+        self.path, self.seen = os.path.join(run_dir, ".lock"), []
+
+    def epoch(self, row):
+        self.seen.append(json.load(open(self.path)))
+
+
+def test_the_lock_is_held_while_training_and_released_however_train_ends(tmp_path):
+    spy = LockSeen(tmp_path / "done")
+    train(config(epochs=1), str(tmp_path / "done"), progress=spy)
+    assert [(s["pid"], s["host"]) for s in spy.seen] == [(os.getpid(), socket.gethostname())] * 2
+    assert ".lock" not in os.listdir(tmp_path / "done")
+    with pytest.raises(KeyboardInterrupt):
+        train(config(), str(tmp_path / "cut"), progress=StopAt(epoch=2, step=1))
+    assert ".lock" not in os.listdir(tmp_path / "cut")
+    with pytest.raises(RunError, match="already holds a run"):
+        train(config(), str(tmp_path / "cut"))
+    assert ".lock" not in os.listdir(tmp_path / "cut")
+    train(config(), str(tmp_path / "cut"), resume=True)                 # no lock left to refuse it
+
+
+WRITER = """
+import os, sys, time
+from models.training import RunLocked, TrainConfig, train
+go, ready, run_dir = sys.argv[1:]
+open(ready, "w").close()
+while not os.path.exists(go):
+    time.sleep(0.01)
+config = TrainConfig(model={"arch": "mlp", "skip": "residual", "depth": 4, "width": 64}, epochs=EPOCHS,
+                     data={"name": "synthetic", "synthetic_size": [3000, 300], "synthetic_classes": 5},
+                     batch_size=64, lr=1e-3, seed=3)
+try:
+    train(config, run_dir)
+except RunLocked as e:
+    print(e)
+    sys.exit(3)
+"""
+
+
+def test_two_processes_on_one_folder_one_trains_the_other_is_refused(tmp_path):
+    """Both start training at the same moment (a file releases them); the run takes seconds, so they overlap."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=root, OPENBLAS_NUM_THREADS="1")
+    go, run_dir, epochs = tmp_path / "go", tmp_path / "run", 12
+    children = [subprocess.Popen([sys.executable, "-c", WRITER.replace("EPOCHS", str(epochs)), str(go),
+                                  str(tmp_path / f"ready{i}"), str(run_dir)], cwd=root, env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(2)]
+    deadline = time.monotonic() + 60
+    while not all(os.path.exists(tmp_path / f"ready{i}") for i in range(2)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    go.touch()
+    outputs = [child.communicate(timeout=120)[0] for child in children]
+    codes = [child.returncode for child in children]
+    assert sorted(codes) == [0, 3], outputs
+    assert "is being written by pid" in outputs[codes.index(3)]
+    assert [r["epoch"] for r in read_jsonl(run_dir / "metrics.jsonl")] == list(range(epochs + 1))
+    assert not os.path.exists(run_dir / ".lock")
+
+
+def test_a_folder_that_holds_no_run_is_refused(tmp_path):
+    os.makedirs(tmp_path / "notes")
+    (tmp_path / "notes" / "todo.txt").write_text("mine\n")
+    with pytest.raises(RunError, match=r"notes is not empty and holds no run: choose a new or empty --out"):
+        train(config(), str(tmp_path / "notes"))
+    assert os.listdir(tmp_path / "notes") == ["todo.txt"]
+
+    write_lock(tmp_path / "stale", dead_pid())                         # only a stale lock: fine
+    with pytest.warns(RunWarning):
+        train(config(epochs=1), str(tmp_path / "stale"))
+
+    def stop(model, data, epoch):                                       # cut off before epoch 0 is saved
+        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        train(config(), str(tmp_path / "early"), measurements=[Measurement("stop", stop, epochs={0})])
+    assert sorted(os.listdir(tmp_path / "early")) == ["config.json", "metrics.jsonl"]
+    train(config(), str(tmp_path / "early"))                            # what it left is a run to start again
+    train(config(), str(tmp_path / "whole"))
+    assert metrics(tmp_path / "early") == metrics(tmp_path / "whole")
+
+
+def test_resume_removes_temporary_files_left_by_a_killed_write(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        train(config(), str(tmp_path), progress=StopAt(epoch=2, step=1))
+    (tmp_path / ".tmp-abc.npz").write_bytes(b"half a checkpoint")
+    train(config(), str(tmp_path), resume=True)
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint.npz", "config.json", "metrics.jsonl", "summary.json"]
+
+
+def test_resuming_to_fewer_epochs_than_done_is_refused(tmp_path):
+    train(config(epochs=4), str(tmp_path))
+    before = snapshot(tmp_path)
+    with pytest.raises(RunError, match=rf"the run in {tmp_path} has done 4 epochs; resume it with --epochs 4 or more"):
+        train(config(epochs=2), str(tmp_path), resume=True)
+    assert snapshot(tmp_path) == before
+    summary = train(config(epochs=4), str(tmp_path), resume=True)      # as many as done: nothing to do
+    assert snapshot(tmp_path) == before
+    assert summary["epochs"] == 4 == metrics(tmp_path)[-1]["epoch"]
+
+
+def damage(kind, path):
+    data = path.read_bytes()
+    if kind == "truncated":
+        path.write_bytes(data[:len(data) // 2])
+    elif kind == "random":
+        path.write_bytes(numpy.random.default_rng(0).bytes(len(data)))
+    elif kind == "other arrays":                                        # a good npz, but not a checkpoint
+        with open(path, "wb") as f:
+            numpy.savez(f, weights=numpy.zeros(3))
+
+
+@pytest.mark.parametrize("kind", ["truncated", "random", "other arrays"])
+def test_a_damaged_checkpoint_is_named_with_what_to_do(tmp_path, kind):
+    with pytest.raises(KeyboardInterrupt):
+        train(config(), str(tmp_path), progress=StopAt(epoch=2, step=1))
+    damage(kind, tmp_path / "checkpoint.npz")
+    message = rf"checkpoint.npz in {tmp_path} is damaged .*restore the file, or start the run again in a new folder"
+    with pytest.raises(RunError, match=message):
+        train(config(), str(tmp_path), resume=True)
+    with pytest.raises(RunError, match=message):
+        load_run(str(tmp_path))
+    assert not os.path.exists(tmp_path / ".lock")
+
+
+def test_a_damaged_config_is_named_with_what_to_do(tmp_path):
+    with pytest.raises(RunError, match=rf"{tmp_path} is not a run folder: it has no config.json"):
+        read_config(str(tmp_path))
+    with pytest.raises(KeyboardInterrupt):
+        train(config(), str(tmp_path), progress=StopAt(epoch=2, step=1))
+    assert read_config(str(tmp_path)) == config()
+    text = (tmp_path / "config.json").read_text()
+    (tmp_path / "config.json").write_text(text[:len(text) // 2])
+    message = rf"config.json in {tmp_path} is damaged \(.*\): restore it, or start the run again in a new folder"
+    for attempt in (lambda: train(config(), str(tmp_path), resume=True), lambda: load_run(str(tmp_path)),
+                    lambda: read_config(str(tmp_path))):
+        with pytest.raises(RunError, match=message):
+            attempt()
+    (tmp_path / "config.json").write_text(json.dumps(dict(json.loads(text), colour="red")))
+    with pytest.raises(RunError, match=r"another version \(unknown settings: colour\)"):
+        read_config(str(tmp_path))
+
+
+def test_a_damaged_jsonl_line_is_named(tmp_path):
+    (tmp_path / "m.jsonl").write_text('{"epoch": 0}\n\n{"epoch": 1}\n{"epo\n')
+    with pytest.raises(ValueError, match=r"m.jsonl, line 4, is not valid JSON"):
+        read_jsonl(tmp_path / "m.jsonl")
+    (tmp_path / "m.jsonl").write_bytes(b'{"epoch": 0}\n\xff\xfe\n')
+    with pytest.raises(ValueError, match=r"m.jsonl, line 2,"):
+        read_jsonl(tmp_path / "m.jsonl")
 
 
 # --- the command line -------------------------------------------------------------------
