@@ -51,7 +51,7 @@ def reproduce(figure, preset, root, workers=1, data_root=None, device="cpu", lis
 
 def finish(figure, preset, out, claims, summary, seconds):
     summary = dict(summary, figure=figure.name, title=figure.title, preset=preset.name, seconds=seconds)
-    write_json(os.path.join(out, "numbers.json"), summary)
+    write_json(os.path.join(out, "numbers.json"), summary, indent=None)   # data, not prose: compact
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["figure", "claim", "metric", "at", "epochs", "measured", "verdict"])
