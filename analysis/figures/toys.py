@@ -1,5 +1,6 @@
 """Figs 2, S4 and S5: the toy models (analysis/toys/), deterministic, so their claims are plain facts with no seeds."""
 import math
+import os
 
 from ..reproduction.claims import Fact
 
@@ -22,6 +23,7 @@ class ToyFigure:
 
     def run(self, preset, out):
         summary = self.runner(out, quick=preset.name == "test")
+        summary["figures"] = [os.path.basename(path) for path in summary["figures"]]   # beside numbers.json
         return {"claims": [f.evaluate() for f in self.facts(summary)], "figures": summary["figures"], "toy": summary}
 
 

@@ -187,7 +187,7 @@ def test_missing_data_set_is_reported_not_raised(tmp_path):
 def test_toy_figure_end_to_end(tmp_path):
     summary = reproduce(FIGURES["figS5"], TEST, str(tmp_path))
     assert summary["claims"] and (tmp_path / "figS5" / "report.md").exists()
-    assert all(os.path.exists(p) for p in summary["figures"])
+    assert summary["figures"] and all((tmp_path / "figS5" / name).exists() for name in summary["figures"])
 
 
 def _verdict_by_hand(claim, stats):
