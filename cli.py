@@ -11,6 +11,7 @@ into `analysis/` and `models/`, and draw with rich; the work is done there.
     toy            the paper's toy models                          (analysis.toys)
     bench          engine speed against PyTorch                    (benchmarks/, not installed)
 """
+import contextlib
 import math
 import os
 import tempfile
@@ -108,15 +109,17 @@ def _model_options():
 
 
 DATA_OPTIONS = [
-    click.option("--dataset", type=click.Choice(["cifar10", "cifar100", "synthetic"]), default="cifar100",
-                 show_default=True),
+    click.option("--dataset", type=click.Choice(["cifar10", "cifar100", "svhn", "stl10", "synthetic"]),
+                 default="cifar100", show_default=True,
+                 help="svhn and stl10 are Fig S7's (STL-10 averaged down to 32x32); synthetic needs no files."),
     click.option("--labels", type=click.Choice(["coarse", "fine"]), default="coarse", show_default=True,
                  help="CIFAR-100 labels: the paper uses the 20 coarse ones."),
     data_dir_option,
     click.option("--download/--no-download", default=True, show_default=True,
-                 help="Fetch a missing CIFAR tarball from the official address (MD5-checked)."),
-    click.option("--mirror/--no-mirror", default=True, show_default=True,
-                 help="Add each training image's horizontal mirror (the paper's augmentation)."),
+                 help="Fetch a missing data file from its official address (MD5-checked)."),
+    click.option("--mirror/--no-mirror", default=None,
+                 help="Add each training image's horizontal mirror (the paper's augmentation; "
+                      "default: on, except for svhn's digits)."),
     click.option("--preprocess", type=click.Choice(["standardize", "center", "unit", "raw"]), default="standardize",
                  show_default=True, help="Input preprocessing (not stated in the paper)."),
     click.option("--pca", type=click.IntRange(1), default=None,
@@ -534,8 +537,14 @@ class _RunListener:
                 listener.progress.advance(listener.epochs)
         return Bar()
 
+    def started(self, name):
+        pass
+
     def finished(self, name, status, seconds, message):
         self.progress.advance(self.runs)
+        self._say(name, status, seconds, message)
+
+    def _say(self, name, status, seconds, message):
         self.count[0] += 1
         if not console.is_terminal:
             console.print(f"  run {self.count[0]}/{self.count[1]}: {name} {status} ({seconds:.0f} s)")
@@ -543,6 +552,48 @@ class _RunListener:
             self.said.add(message)
             self.progress.console.print(f"  [yellow]{name}: {status}[/yellow] {message} (each run's reason is in "
                                         "its figure's report.md)")
+
+
+class _SweepListener(_RunListener):
+    """On a cluster: one bar over every run of the sweep, with the runs failed and running (workers send no epochs)."""
+
+    def __init__(self, progress, total, done):
+        import threading
+        super().__init__(progress)
+        self.runs = progress.add_task("runs", total=total, completed=done)
+        self.done, self.ended, self.failed, self.running = done, set(), set(), set()
+        self.lock = threading.Lock()         # started() comes from the Dask client's thread
+        self._show()
+
+    def begin(self, total, done):
+        self.count = [done, total]           # the plain lines count a figure's runs, as without a cluster
+
+    def started(self, name):
+        with self.lock:
+            self.running.add(name)
+            self._show()
+
+    def finished(self, name, status, seconds, message):
+        with self.lock:
+            self.running.discard(name)
+            self.ended.add(name)
+            (self.failed.add if status == "failed" else self.failed.discard)(name)
+            self._show()
+        self._say(name, status, seconds, message)
+
+    def _show(self):
+        self.progress.update(self.runs, completed=self.done + len(self.ended),
+                             description=f"runs ({len(self.failed)} failed, {len(self.running)} running)")
+
+
+def _cluster_option(ctx, param, value):
+    if value is None:
+        return None
+    from analysis.reproduction.cluster import local_workers
+    try:
+        return local_workers(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e))
 
 
 @click.command("reproduce")
@@ -554,9 +605,18 @@ class _RunListener:
               help="Results folder (default results/<preset>); runs are kept in <out>/runs and reused.")
 @click.option("--workers", type=click.IntRange(1), default=1, show_default=True,
               help="Processes to spread independent runs over.")
+@click.option("--cluster", metavar="local:N", default=None, callback=_cluster_option,
+              help="Spread the runs over an embedded Dask cluster of N worker processes (with --device cuda: "
+                   "one GPU each). Needs pip install -e \".[cluster]\".")
+@click.option("--scheduler", metavar="ADDRESS", default=None, envvar="DASK_SCHEDULER_ADDRESS",
+              help="Send the runs to the Dask scheduler at ADDRESS (tcp://HOST:PORT; default "
+                   "$DASK_SCHEDULER_ADDRESS when neither --cluster nor --workers is given). --out must be on a file "
+                   "system every worker can write.")
 @data_dir_option
-@device_option
-def reproduce(figures, preset, out, workers, data_dir, device):
+@click.option("--device", default="cpu", show_default=True,
+              help="cpu, or cuda (needs CuPy and a GPU; with --scheduler, on the workers only).")
+@click.pass_context
+def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, data_dir, device):
     """Reproduce FIGURE and check the paper's claims.
 
     FIGURE is one of fig2 fig3 fig4 fig5 fig6 fig7 fig8 figS1 figS2 figS3 figS4 figS5 figS6
@@ -572,16 +632,34 @@ def reproduce(figures, preset, out, workers, data_dir, device):
     from analysis.reproduction.claims import NO_DATA
     from analysis.reproduction.reproduce import reproduce as reproduce_figure, write_index
 
+    if scheduler is not None and ctx.get_parameter_source("scheduler") == ParameterSource.ENVIRONMENT and (
+            cluster is not None or workers > 1):
+        scheduler = None                     # the environment's scheduler yields to an option given here
+    if sum((cluster is not None, scheduler is not None, workers > 1)) > 1:
+        raise click.UsageError("choose one of --cluster, --scheduler and --workers")
+    if scheduler is None:                    # else the workers' device counts: a login node may have no GPU
+        try:
+            _device(ctx, None, device)
+        except click.BadParameter as e:
+            raise click.BadParameter(e.message, ctx=ctx, param_hint="'--device'") from None
     chosen = presets.get(preset)
     root = writable(out or os.path.join("results", preset))
     incomplete = {}
-    with RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console) as progress:
-        listener = _RunListener(progress)
+    with _runs_client(cluster, scheduler, device) as client, \
+            RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                         console=console) as progress:
+        if client is None:
+            listener = _RunListener(progress)
+        else:
+            from analysis.reproduction.cluster import dashboard
+            listener = _sweep_listener(progress, [FIGURES[name] for name in figures], chosen, root)
+            link = dashboard(client)
+            progress.console.print(f"Dask cluster: {len(client.nthreads())} workers now"
+                                   + (f", dashboard {link}" if link else ""))
         for name in figures:
             began = time.perf_counter()
             progress.console.print(f"[bold]{name}[/bold]: {FIGURES[name].title}")
-            summary = reproduce_figure(FIGURES[name], chosen, root, workers, data_dir, device, listener)
+            summary = reproduce_figure(FIGURES[name], chosen, root, workers, data_dir, device, listener, client)
             verdicts = [c["verdict"] for c in summary["claims"]]
             progress.console.print(f"  {name}: {verdicts.count('held')}/{len(verdicts)} claims held, "
                                    f"{time.perf_counter() - began:.0f} s -> {os.path.join(root, name)}")
@@ -594,6 +672,30 @@ def reproduce(figures, preset, out, workers, data_dir, device):
         raise click.ClickException(f"{len(incomplete)} of {len(figures)} figures are incomplete ("
                                    + ", ".join(f"{n}: {why}" for n, why in incomplete.items())
                                    + "); everything else is written, and each report.md says why")
+
+
+@contextlib.contextmanager
+def _runs_client(cluster, scheduler, device):
+    """A Dask client for --cluster or --scheduler (None without either); a cluster problem is one sentence."""
+    if cluster is None and scheduler is None:
+        yield None
+        return
+    from analysis.reproduction.cluster import ClusterError, connect
+    with contextlib.ExitStack() as stack:
+        try:
+            client = stack.enter_context(connect(cluster, scheduler, device))
+        except ClusterError as e:
+            raise click.ClickException(str(e))
+        yield client
+
+
+def _sweep_listener(progress, figures, preset, root):
+    """A _SweepListener whose bar counts the runs of every figure of the sweep once."""
+    from analysis.reproduction.runner import state
+    specs = {spec.name: spec for figure in figures if figure.kind == "runs"
+             for runs in figure.groups(preset).values() for spec in runs}
+    done = sum(state(root, spec) in ("finished", "diverged") for spec in specs.values())
+    return _SweepListener(progress, len(specs), done)
 
 
 # ----------------------------------------------------------------------------- toy models

@@ -45,3 +45,15 @@ def randn(rng, device):
     def make(*shape, dtype=numpy.float64, requires_grad=False):
         return minigrad.tensor(rng.standard_normal(shape).astype(dtype), device=device, requires_grad=requires_grad)
     return make
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch, tmp_path_factory):
+    """No test reaches the network or the user's data folder: downloads fail as they do offline."""
+    import urllib.error
+    from models.data import cifar
+
+    def refuse(url):
+        raise urllib.error.URLError("the tests have no network")
+    monkeypatch.setattr(cifar, "_urlopen", refuse)
+    monkeypatch.setenv("SKIP_SINGULARITIES_DATA", str(tmp_path_factory.mktemp("no-data")))

@@ -3,6 +3,7 @@
     presets.py   what a preset (paper, quick, test) fixes for every figure
     spec.py      RunSpec (a training config + a measurement plan, named by its hash), panels, Figure
     runner.py    carrying out runs: reuse, resume, --workers processes
+    cluster.py   the same on a Dask cluster: --cluster local:N, --scheduler ADDRESS
     aggregate.py mean and standard error over seeds; best-k / worst-k splits
     claims.py    claims as checks on aggregated numbers (held / within error / not held)
     plots.py     one PNG per figure, panels like the paper's

@@ -6,7 +6,14 @@ summary.json says finished (or diverged) -> done; a checkpoint -> resume; nothin
 -> start. A run that fails for a reason other than divergence (missing data, say)
 is reported with its one-line reason and the other runs go on.
 
-Workers never outlive the reproduction: they end when their parent dies (even by
+One process trains a run at a time (the folder's lock, models/training/lock.py); another
+that needs the same run waits for it, so two reproductions on one folder both finish with
+every run trained once. A run whose trainer died is taken over when the lock is from this
+host; a lock left by a dead process on another host (a cluster worker) must be deleted by
+hand, and until then the run waits.
+
+Runs go to a Dask cluster when `execute` is given a client (cluster.py); else they train
+here or in --workers processes. Local workers never outlive the reproduction: they end when their parent dies (even by
 SIGKILL), and Ctrl-C or SIGTERM of the parent ends them before it exits; a run cut
 short resumes from its last checkpoint next time.
 """
@@ -19,7 +26,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
-from models.training import Diverged, Progress, RunError, train
+from models.training import Diverged, Progress, RunError, RunLocked, run_lock, train, wait_unlocked
 from models.training.loop import CHECKPOINT, METRICS, SUMMARY
 
 from ..measurements import measurements
@@ -55,8 +62,13 @@ def _dataset(config):
     return _CACHE[key]
 
 
-def run_one(spec, root, data_root=None, device="cpu", progress=None):
-    """Train one run to completion (resuming if it can); returns (name, status, seconds, message)."""
+def run_one(spec, root, data_root=None, device="cpu", progress=None, poll=1.0):
+    """Train one run to completion (resuming if it can); returns (name, status, seconds, message).
+
+    A run another process is training (its folder locked) is waited for, its state read again
+    every `poll` seconds until the lock is released or its owner is gone: then it is done, or
+    this process resumes it. The state is read again under the lock, so no run is trained twice.
+    """
     import warnings
     began = time.perf_counter()
     status = state(root, spec)
@@ -68,10 +80,17 @@ def run_one(spec, root, data_root=None, device="cpu", progress=None):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*not the official.*")   # rebuilt tarballs: said once in the report
             data = _dataset(config)
-            os.makedirs(folder, exist_ok=True)
-            train(config, folder, resume=status == "partial", measurements=measurements(spec.plan),
-                  progress=progress, data=data)
-        return spec.name, "finished", time.perf_counter() - began, ""
+        while True:
+            try:
+                with run_lock(folder):            # held from reading the state to the end of training
+                    status = state(root, spec)
+                    if status in ("finished", "diverged"):
+                        return spec.name, status, time.perf_counter() - began, ""
+                    train(config, folder, resume=status == "partial", measurements=measurements(spec.plan),
+                          progress=progress, data=data)
+                return spec.name, "finished", time.perf_counter() - began, ""
+            except RunLocked:
+                wait_unlocked(folder, poll)
     except Diverged as e:
         return spec.name, "diverged", time.perf_counter() - began, str(e)
     except Exception as e:   # a run that cannot be done (no data, bad setting) must not stop the others
@@ -90,12 +109,18 @@ class Listener:
         """A training.Progress for a run done in this process (None: no per-epoch reports)."""
         return None
 
+    def started(self, name):
+        """A run began training on a cluster worker (called from the client's thread)."""
+
     def finished(self, name, status, seconds, message):
         pass
 
 
-def execute(specs, root, workers=1, data_root=None, device="cpu", listener=None):
-    """Make sure every run in `specs` is done; returns {name: (status, message)}."""
+def execute(specs, root, workers=1, data_root=None, device="cpu", listener=None, client=None):
+    """Make sure every run in `specs` is done; returns {name: (status, message)}.
+
+    client: a distributed.Client; each run not done yet becomes one task on its cluster.
+    """
     listener = listener or Listener()
     unique = {}
     for spec in specs:
@@ -103,6 +128,12 @@ def execute(specs, root, workers=1, data_root=None, device="cpu", listener=None)
     todo = [s for s in unique.values() if state(root, s) not in ("finished", "diverged")]
     results = {name: (state(root, s), "") for name, s in unique.items()}
     listener.begin(len(unique), len(unique) - len(todo))
+    if client is not None:
+        from .cluster import run_all           # Dask is imported only on this path
+        for name, status, seconds, message in run_all(client, todo, root, data_root, device, listener):
+            results[name] = (status, message)
+            listener.finished(name, status, seconds, message)
+        return results
     if workers <= 1 or len(todo) <= 1:
         for spec in todo:
             name, status, seconds, message = run_one(spec, root, data_root, device,

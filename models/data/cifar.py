@@ -78,7 +78,16 @@ def data_root(root=None):
 
 def locate(name, root=None, download=True, opener=None, progress=True):
     """Path of the tarball for ``name``, downloading it into the data folder when it is missing."""
-    source = SOURCES[name]
+    return locate_source(SOURCES[name], root, download=download, opener=opener, progress=progress)
+
+
+def locate_source(source, root=None, download=True, opener=None, progress=True):
+    """Path of one official file (a ``Source``) in the data folder, downloaded there when missing.
+
+    Shared by every data set read from official files (CIFAR here, ``svhn``, ``stl10``): a
+    missing file with downloading off, or a failed download, is one DataError sentence naming
+    the file, the folder, how the folder was chosen, and where to get the file.
+    """
     folder, why = data_root(root)
     path = folder / source.filename
     if path.is_file():
@@ -156,14 +165,27 @@ def md5sum(path, chunk=1 << 22):
 
 def check_md5(name, path):
     """Compare with the official checksum; warn (and carry on) when it differs."""
-    source = SOURCES[name]
+    return check_source_md5(SOURCES[name], path, ", as expected for tarballs rebuilt by make_cifar.py from "
+                            "JPEG copies", stacklevel=5)  # at load()'s caller
+
+
+def check_source_md5(source, path, remark="", stacklevel=4):
+    """(md5, official) of one file; a ``DataWarning`` (and the file is used) when it is not the official one.
+
+    ``stacklevel`` counts from this function: 4 is the caller of the function that called
+    the caller (``load``'s caller for a reader called by ``load``).
+    """
     md5 = md5sum(path)
     official = md5 == source.md5
     if not official:
         warnings.warn(f"{path} is not the official {source.title} release (MD5 {md5}, official "
-                      f"{source.md5}); using it anyway, as expected for tarballs rebuilt by "
-                      f"make_cifar.py from JPEG copies.", DataWarning, stacklevel=4)  # at load()'s caller
+                      f"{source.md5}); using it anyway{remark}.", DataWarning, stacklevel=stacklevel)
     return md5, official
+
+
+def file_record(source, path, md5, official):
+    """What ``ds.info["source"]`` says about one file."""
+    return {"file": str(path), "md5": md5, "official_md5": source.md5, "official": official}
 
 
 # ----------------------------------------------------------------------------- reading

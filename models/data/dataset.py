@@ -1,15 +1,20 @@
 """One entry point, ``load``, from a data set's name to arrays ready for training."""
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy
 
 from .cifar import load_cifar
 from .errors import DataError
 from .preprocess import FEATURES, PCA, PREPROCESS, ChannelTransform, add_mirrors
+from .stl10 import load_stl10
+from .svhn import load_svhn
 from .synthetic import DEFAULT_CLASSES, DEFAULT_SIZE, make_synthetic
 
-NAMES = ("cifar10", "cifar100", "synthetic")
+NAMES = ("cifar10", "cifar100", "synthetic", "svhn", "stl10")
 LABELS = ("coarse", "fine")
+# mirror=None means each data set's own default: the paper's mirrors, except for digits (data.svhn).
+MIRROR_DEFAULT = {"cifar10": True, "cifar100": True, "synthetic": True, "svhn": False, "stl10": True}
 
 
 @dataclass(eq=False, repr=False)
@@ -38,13 +43,17 @@ class Dataset:
     def describe(self):
         """A few lines for the terminal: source, sizes, labels, preprocessing."""
         info, src = self.info, self.info["source"]
-        if src.get("file"):
+        if src.get("files"):
+            names = " and ".join(Path(f["file"]).name for f in src["files"])
+            origin = (f"from {names} in {src['folder']} "
+                      f"({'official release' if src['official'] else 'not the official release'})")
+        elif src.get("file"):
             origin = f"from {src['file']} ({'official release' if src['official'] else 'not the official release'})"
         else:
             origin = f"generated (seed {src.get('seed')})"
         labels = f", {info['labels']} labels" if info.get("labels") else ""
         sizes = info["sizes"]
-        mirrored = f" = {sizes['train_original']} + mirrors" if info["mirror"] else ""
+        mirrored = f" = {sizes['train_original']} + mirrors" if info["mirror"] else " (no mirrors)"
         prep = info["preprocess"]
         lines = [f"{self.name}: {self.classes} classes{labels}, {origin}",
                  f"  train x {self.train_x.shape} {self.train_x.dtype}{mirrored}, "
@@ -65,43 +74,56 @@ def _fmt(values):
     return "[" + ", ".join(f"{v:.2f}" for v in values) + "]"
 
 
-def load(name, root=None, *, labels="coarse", mirror=True, preprocess="standardize", pca=None,
+def load(name, root=None, *, labels="coarse", mirror=None, preprocess="standardize", pca=None,
          whiten=False, flatten=True, dtype=numpy.float32, download=True, synthetic_size=None,
          synthetic_classes=DEFAULT_CLASSES, seed=0, subset=None, opener=None, progress=True):
     """Load a data set, augmented and preprocessed as the paper's experiments use it.
 
-    name: "cifar10", "cifar100" or "synthetic" (case, "-" and "_" are ignored).
-    root: folder with the official tarballs; else $SKIP_SINGULARITIES_DATA, else
+    name: "cifar10", "cifar100", "svhn", "stl10" or "synthetic" (case, "-" and "_" are ignored).
+        SVHN (``data.svhn``: 73,257 training and 26,032 test digits, classes = digits 0..9) and
+        STL-10 (``data.stl10``: 5,000 training and 8,000 test images, 10 classes, reduced from
+        96x96 to 32x32 by 3x3 block means, our choice) are for Fig S7.
+    root: folder with the official files; else $SKIP_SINGULARITIES_DATA, else
         ~/.cache/skip-singularities (see ``data.cifar``).
     labels: CIFAR-100's "coarse" 20 superclasses (the paper's, the default) or "fine" 100
-        classes; CIFAR-10 and the synthetic set have one label set and ignore it.
+        classes; the other sets have one label set and ignore it.
     mirror: add each training image's horizontal mirror (the paper's augmentation: 100,000
-        training images); the test set is never augmented.
+        training images); the test set is never augmented. None (the default) is the data
+        set's own default (``MIRROR_DEFAULT``): True, except False for SVHN, whose mirrored
+        digits are not digits (our choice; ``mirror=True`` mirrors SVHN all the same).
     preprocess: "standardize" (default), "center", "unit" or "raw" (``preprocess.PREPROCESS``);
         statistics always come from the training set (after mirroring).
     pca: None, or k to project onto the training set's first k principal components (the
         paper's 128 for its small networks); ``whiten`` scales each to unit variance.
-    flatten: (N, 3072) in the tarball's channel-major order if True, (N, 3, 32, 32) if False.
+    flatten: (N, 3072) in CIFAR's channel-major order if True, (N, 3, 32, 32) if False.
     dtype: float32 (default) or float64; uint8 only with preprocess="raw" and no PCA.
-    download: fetch a missing CIFAR tarball from the official address (``opener`` replaces
+    download: fetch a missing official file from its official address (``opener`` replaces
         urllib's for tests; ``progress`` shows a progress bar).
     synthetic_size, synthetic_classes, seed: (train, test) sizes (default (2000, 500)), class
         count and seed of the synthetic set; the CIFAR sets are fixed and ignore the seed.
     subset: None (everything), or (train, test): keep only the first `train` original training
         images (before mirroring, so 2·train with mirrors) and the first `test` test images. For
         quick experiments; the CIFAR files are not sorted by class, so a prefix is a fixed sample
-        with every class present. Preprocessing statistics come from the kept training images.
+        with every class present (SVHN's and STL-10's order is the files' own; ``data.load``
+        does not check their class balance). Preprocessing statistics come from the kept
+        training images.
 
     Every problem (missing or corrupt data, unknown option) raises ``DataError`` with one
-    sentence saying what to do; a tarball that is not the official release gives a
+    sentence saying what to do; a file that is not the official release gives a
     ``DataWarning`` and is used.
     """
     key = _check_options(name, labels, preprocess, pca, flatten, dtype, synthetic_size, subset)
+    mirror = MIRROR_DEFAULT[key] if mirror is None else bool(mirror)
+    fetch = {"download": download, "opener": opener, "progress": progress}
     if key == "synthetic":
         train, test = DEFAULT_SIZE if synthetic_size is None else synthetic_size
         raw = make_synthetic(train, test, synthetic_classes, seed)
+    elif key == "svhn":
+        raw = load_svhn(root, **fetch)
+    elif key == "stl10":
+        raw = load_stl10(root, **fetch)
     else:
-        raw = load_cifar(key, root, labels=labels, download=download, opener=opener, progress=progress)
+        raw = load_cifar(key, root, labels=labels, **fetch)
     if subset is not None:
         (n_train, n_test), full = subset, (len(raw.train_x), len(raw.test_x))
         if n_train > full[0] or n_test > full[1]:
@@ -121,7 +143,7 @@ def load(name, root=None, *, labels="coarse", mirror=True, preprocess="standardi
         layout = f"(N, {pca}): projections on the training set's principal components"
     else:
         train_x, test_x = transform.apply(train_x, dtype), transform.apply(test_x, dtype)
-        layout = "(N, 3072): R, G, B planes of 32x32 pixels, row-major (the tarball's order)"
+        layout = "(N, 3072): R, G, B planes of 32x32 pixels, row-major (CIFAR's order)"
         if not flatten:
             train_x, test_x = (x.reshape(len(x), 3, 32, 32) for x in (train_x, test_x))
             layout = "(N, 3, 32, 32): channel, row, column"
@@ -131,7 +153,7 @@ def load(name, root=None, *, labels="coarse", mirror=True, preprocess="standardi
         "labels": labels if key == "cifar100" else None,
         "classes": raw.classes,
         "label_names": list(raw.label_names),
-        "mirror": bool(mirror),
+        "mirror": mirror,
         "sizes": {"train": len(train_x), "test": len(test_x), "train_original": train_original,
                   "subset": None if subset is None else [int(n) for n in subset]},
         "preprocess": transform.info(),

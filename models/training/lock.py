@@ -2,19 +2,26 @@
 
 Two trainings writing one folder would interleave their epochs in metrics.jsonl and
 overwrite each other's checkpoints, so train() holds this lock while it runs and a
-second writer gets RunLocked. A lock left by a process that is gone (same host, pid
-not alive) or one that cannot be read is taken over with a RunWarning; a lock from
-another host is never taken over, since its pid cannot be checked from here.
+second writer gets RunLocked (or waits: wait_unlocked). A lock left by a process that
+is gone (same host, pid not alive) or one that cannot be read is taken over with a
+RunWarning; a lock from another host is never taken over, since its pid cannot be
+checked from here. So on a cluster of several hosts, a worker that dies mid-run leaves
+a lock that only deleting the file releases (the message and warning name it).
+
+The lock is re-entrant within one thread, so that a caller can hold it across reading a
+run's state and calling train(), which takes it again.
 """
 import contextlib
 import datetime
 import json
 import os
 import socket
+import threading
 import time
 import warnings
 
 LOCK = ".lock"
+_HELD = {}      # lock path -> [thread, content, depth] of the locks this process holds
 
 
 class RunError(RuntimeError):
@@ -33,15 +40,49 @@ class RunWarning(UserWarning):
 def run_lock(run_dir):
     """Hold `<run_dir>/.lock` (creating the folder) while the block runs; yields the lock's content."""
     os.makedirs(run_dir, exist_ok=True)
-    path = os.path.join(run_dir, LOCK)
+    path = os.path.abspath(os.path.join(run_dir, LOCK))
+    held = _HELD.get(path)
+    if held is not None and held[0] == threading.get_ident():     # taken again by its holder: nest
+        held[2] += 1
+        try:
+            yield held[1]
+        finally:
+            held[2] -= 1
+        return
     mine = {"host": socket.gethostname(), "pid": os.getpid(),
             "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
     _acquire(path, mine, run_dir)
+    _HELD[path] = [threading.get_ident(), mine, 1]
     try:
         yield mine
     finally:
+        del _HELD[path]
         if _owner(path, patience=0) == mine:        # never remove a lock another process took over
             os.remove(path)
+
+
+def wait_unlocked(run_dir, poll=1.0):
+    """Return once `<run_dir>/.lock` is released or stale (the next run_lock takes a stale one over).
+
+    Waits as long as its owner lives, checked every `poll` seconds by the rules above: a lock
+    from another host counts as alive until its file is deleted (one RunWarning says so).
+    """
+    path = os.path.join(run_dir, LOCK)
+    warned = False
+    while True:
+        owner = _owner(path)
+        if not isinstance(owner, dict) or _stale(owner):
+            return
+        if owner["host"] != socket.gethostname() and not warned:
+            warnings.warn(f"waiting for {run_dir}, locked by pid {owner['pid']} on {owner['host']} (started "
+                          f"{owner['started']}); if that process is gone, delete {path}", RunWarning)
+            warned = True
+        time.sleep(poll)
+
+
+def _stale(owner):
+    """Whether a lock's owner is known to be gone: a pid of this host that is not alive."""
+    return owner["host"] == socket.gethostname() and not _alive(owner["pid"])
 
 
 def _acquire(path, mine, run_dir):
@@ -55,7 +96,7 @@ def _acquire(path, mine, run_dir):
                 continue
             if owner is None:
                 warnings.warn(f"took over the unreadable lock file {path}", RunWarning)
-            elif owner["host"] != socket.gethostname() or _alive(owner["pid"]):
+            elif not _stale(owner):
                 raise RunLocked(f"{run_dir} is being written by pid {owner['pid']} on {owner['host']} (started "
                                 f"{owner['started']}): wait for it to finish or stop that process, and if it is "
                                 f"gone, delete {path}") from None
