@@ -8,6 +8,7 @@ into `analysis/` and `models/`, and draw with rich; the work is done there.
     spectrum       the Hessian spectrum of a run or a fresh net   (analysis.spectra)
     singularities  the singularity meters per layer               (analysis.meters)
     reproduce      every figure of the paper, claims checked      (analysis.reproduction)
+    runs           carry finished runs between machines (.tar.gz) (analysis.reproduction.archive)
     toy            the paper's toy models                          (analysis.toys)
     bench          engine speed against PyTorch                    (benchmarks/, not installed)
 """
@@ -38,6 +39,8 @@ REGULARIZERS = ("none", "biasreg", "biasl2")
 
 def _device(ctx, param, value):
     import minigrad
+    if ctx.params.get("scheduler"):    # the runs go to a cluster's workers: their devices count, not this machine's
+        return value
     try:
         minigrad.get_device(value)
     except minigrad.DeviceError as e:
@@ -608,13 +611,12 @@ def _cluster_option(ctx, param, value):
 @click.option("--cluster", metavar="local:N", default=None, callback=_cluster_option,
               help="Spread the runs over an embedded Dask cluster of N worker processes (with --device cuda: "
                    "one GPU each). Needs pip install -e \".[cluster]\".")
-@click.option("--scheduler", metavar="ADDRESS", default=None, envvar="DASK_SCHEDULER_ADDRESS",
+@click.option("--scheduler", metavar="ADDRESS", default=None, envvar="DASK_SCHEDULER_ADDRESS", is_eager=True,
               help="Send the runs to the Dask scheduler at ADDRESS (tcp://HOST:PORT; default "
                    "$DASK_SCHEDULER_ADDRESS when neither --cluster nor --workers is given). --out must be on a file "
                    "system every worker can write.")
 @data_dir_option
-@click.option("--device", default="cpu", show_default=True,
-              help="cpu, or cuda (needs CuPy and a GPU; with --scheduler, on the workers only).")
+@device_option
 @click.pass_context
 def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, data_dir, device):
     """Reproduce FIGURE and check the paper's claims.
@@ -634,14 +636,10 @@ def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, data_dir, 
 
     if scheduler is not None and ctx.get_parameter_source("scheduler") == ParameterSource.ENVIRONMENT and (
             cluster is not None or workers > 1):
-        scheduler = None                     # the environment's scheduler yields to an option given here
+        scheduler = ctx.params["scheduler"] = None    # the environment's scheduler yields to an option given here
+        _device(ctx, None, device)                     # so this machine's device counts after all
     if sum((cluster is not None, scheduler is not None, workers > 1)) > 1:
         raise click.UsageError("choose one of --cluster, --scheduler and --workers")
-    if scheduler is None:                    # else the workers' device counts: a login node may have no GPU
-        try:
-            _device(ctx, None, device)
-        except click.BadParameter as e:
-            raise click.BadParameter(e.message, ctx=ctx, param_hint="'--device'") from None
     chosen = presets.get(preset)
     root = writable(out or os.path.join("results", preset))
     incomplete = {}
@@ -696,6 +694,58 @@ def _sweep_listener(progress, figures, preset, root):
              for runs in figure.groups(preset).values() for spec in runs}
     done = sum(state(root, spec) in ("finished", "diverged") for spec in specs.values())
     return _SweepListener(progress, len(specs), done)
+
+
+# ----------------------------------------------------------------------------- runs
+
+@click.group()
+def runs():
+    """Carry finished runs between machines: metrics, not checkpoints."""
+
+
+@runs.command("pack")
+@click.argument("root", type=click.Path())
+@click.argument("archive", type=click.Path())
+def pack_runs(root, archive):
+    """Write ARCHIVE, a .tar.gz of the finished runs of ROOT.
+
+    ROOT is a reproduction's --out folder (e.g. results/paper). Each finished (or diverged) run
+    travels as config.json, metrics.jsonl and summary.json; checkpoints stay behind.
+    """
+    from analysis.reproduction.archive import ArchiveError, pack
+    writable(os.path.dirname(os.path.abspath(archive)), "ARCHIVE")
+    try:
+        counts = pack(root, archive)
+    except ArchiveError as e:
+        raise click.ClickException(str(e))
+    except OSError as e:
+        raise click.ClickException(f"cannot write {archive} ({e.strerror or e}); choose another ARCHIVE")
+    console.print(f"packed {counts['packed']} finished runs ({counts['skipped']} not done, left out) into {archive}",
+                  soft_wrap=True, markup=False)
+
+
+@runs.command("unpack")
+@click.argument("archive", type=click.Path())
+@click.argument("root", type=click.Path())
+def unpack_runs(archive, root):
+    """Add the finished runs of ARCHIVE to ROOT.
+
+    `reproduce --out ROOT` then reuses them instead of training them again. A run finished in
+    ROOT already is kept; one there but not finished is replaced, unless a live trainer holds it.
+    """
+    from analysis.reproduction.archive import ArchiveError, unpack
+    writable(root, "ROOT")
+    try:
+        counts = unpack(archive, root)
+    except ArchiveError as e:
+        raise click.ClickException(str(e))
+    except OSError as e:
+        raise click.ClickException(f"cannot write to {root} ({e.strerror or e}); choose another ROOT")
+    console.print(f"unpacked into {root}: added {counts['added']}, kept {counts['kept']} (finished here already), "
+                  f"replaced {counts['replaced']} (not finished here), skipped {counts['skipped']} (locked by a trainer)",
+                  soft_wrap=True, markup=False)
+    for note in counts["notes"]:
+        console.print(f"  skipped: {note}", soft_wrap=True, markup=False)
 
 
 # ----------------------------------------------------------------------------- toy models
@@ -782,7 +832,7 @@ def main():
     warnings.formatwarning = lambda message, category, *args, **kwargs: f"Warning: {message}\n"
 
 
-for _command in (bench, reproduce, singularities, spectrum, toy, train):
+for _command in (bench, reproduce, runs, singularities, spectrum, toy, train):
     main.add_command(_command)
 
 

@@ -1,7 +1,9 @@
 """The command line end to end: shared options, train, spectrum (three methods), singularities, user mistakes."""
+import io
 import json
 import pathlib
 import re
+import tarfile
 
 import numpy
 import pytest
@@ -254,3 +256,59 @@ def test_a_second_writer_is_refused_with_the_owners_name(tmp_path):
     result = train_cli("--dataset", "synthetic", "--depth", "2", "--width", "8", "--epochs", "1", "--out", run)
     assert result.exit_code == 1 and "is being written by pid 1 on another-host" in result.output
     assert socket.gethostname() != "another-host" and sorted(p.name for p in run.iterdir()) == [".lock"]
+
+
+# ----------------------------------------------------------------------------- runs pack / unpack
+
+def _sweep(root):
+    """A reproduction folder with one finished run (and its checkpoint) and one partial run."""
+    done, partial = root / "runs" / "done-1", root / "runs" / "partial-2"
+    done.mkdir(parents=True)
+    partial.mkdir()
+    (done / "config.json").write_text("{}")
+    (done / "metrics.jsonl").write_text('{"epoch": 0}\n')
+    (done / "summary.json").write_text('{"status": "finished"}')
+    for run in (done, partial):
+        (run / "checkpoint.npz").write_bytes(b"weights")
+    return root
+
+
+def test_runs_pack_and_unpack_carry_finished_runs_without_checkpoints(tmp_path):
+    archive = tmp_path / "carry" / "runs.tar.gz"
+    packed = invoke("runs", "pack", _sweep(tmp_path / "here"), archive)
+    assert packed.exit_code == 0, packed.output
+    assert packed.output == f"packed 1 finished runs (1 not done, left out) into {archive}\n"
+    unpacked = invoke("runs", "unpack", archive, tmp_path / "there")
+    assert unpacked.exit_code == 0, unpacked.output
+    assert unpacked.output == (f"unpacked into {tmp_path / 'there'}: added 1, kept 0 (finished here already), "
+                               "replaced 0 (not finished here), skipped 0 (locked by a trainer)\n")
+    assert sorted(p.name for p in (tmp_path / "there" / "runs").iterdir()) == ["done-1"]
+    assert sorted(p.name for p in (tmp_path / "there" / "runs" / "done-1").iterdir()) == [
+        "config.json", "metrics.jsonl", "summary.json"]
+    locked = tmp_path / "busy" / "runs" / "done-1"          # not finished here, and its trainer is alive elsewhere
+    locked.mkdir(parents=True)
+    (locked / ".lock").write_text(json.dumps({"host": "another-host", "pid": 1, "started": "2026-01-01T00:00:00"}))
+    skipped = invoke("runs", "unpack", archive, tmp_path / "busy")
+    assert skipped.exit_code == 0 and "skipped 1 (locked by a trainer)" in skipped.output, skipped.output
+    assert "  skipped: " in skipped.output and "being written by pid 1 on another-host" in skipped.output
+    assert sorted(p.name for p in locked.iterdir()) == [".lock"]
+
+
+def test_runs_bad_input_is_one_sentence(tmp_path):
+    (tmp_path / "notes.txt").write_text("not an archive")
+    with tarfile.open(tmp_path / "evil.tar.gz", "w:gz") as tar:
+        member = tarfile.TarInfo("../evil")
+        tar.addfile(member, io.BytesIO())
+    cases = [
+        (("pack", tmp_path / "nowhere", tmp_path / "a.tar.gz"), "holds no runs/ folder"),
+        (("pack", _sweep(tmp_path / "root"), tmp_path / "notes.txt" / "a.tar.gz"), "cannot write to"),
+        (("unpack", tmp_path / "notes.txt", tmp_path / "out"), "is not a .tar.gz archive"),
+        (("unpack", tmp_path / "missing.tar.gz", tmp_path / "out"), "does not exist"),
+        (("unpack", tmp_path / "evil.tar.gz", tmp_path / "out"), "'../evil' is a path leaving runs/"),
+        (("unpack", tmp_path / "evil.tar.gz", tmp_path / "notes.txt" / "out"), "cannot write to"),
+    ]
+    for args, message in cases:
+        result = invoke("runs", *args)
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+        assert message in " ".join(result.output.split()) and result.output.startswith("Error: "), result.output
+    assert not (tmp_path / "out" / "runs").exists()

@@ -8,6 +8,7 @@
     claims.py    claims as checks on aggregated numbers (held / within error / not held)
     plots.py     one PNG per figure, panels like the paper's
     reproduce.py one figure end to end (runs, aggregate, claims, results folder) and the CLAIMS.md index
+    archive.py   finished runs in one .tar.gz, without checkpoints, to go on with a sweep on another machine
 
 The figures themselves are declared in analysis/figures/, the measurements in analysis/measurements.py.
 """
