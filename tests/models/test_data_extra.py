@@ -9,7 +9,6 @@ import hashlib
 import io
 import json
 import re
-import tarfile
 import urllib.error
 import warnings
 
@@ -19,6 +18,7 @@ import scipy.io
 
 from models import data
 from models.data import DataError, DataWarning
+from .test_data import _tar
 
 # Every file written here has an unofficial MD5; the tests that care catch the warning.
 pytestmark = pytest.mark.filterwarnings("ignore::models.data.DataWarning")
@@ -87,15 +87,6 @@ def stl_images(rng, n):
 def stl_bytes(images):
     """The official layout: per image, per channel, the 96x96 matrix column by column."""
     return b"".join(channel.tobytes(order="F") for image in images for channel in image)
-
-
-def _tar(path, members):
-    with tarfile.open(path, "w:gz") as tar:
-        for name, payload in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(payload)
-            tar.addfile(info, io.BytesIO(payload))
-    return path
 
 
 def write_stl10(folder, n_train=12, n_test=8, seed=0, unlabeled=b"", first=(), last=()):
