@@ -13,9 +13,9 @@ host; a lock left by a dead process on another host (a cluster worker) must be d
 hand, and until then the run waits.
 
 Runs go to a Dask cluster when `execute` is given a client (cluster.py); else they train
-here or in --workers processes. Local workers never outlive the reproduction: they end when their parent dies (even by
-SIGKILL), and Ctrl-C or SIGTERM of the parent ends them before it exits; a run cut
-short resumes from its last checkpoint next time.
+here or in --workers processes. Local workers never outlive the reproduction: they end
+when their parent dies (even by SIGKILL), and Ctrl-C or SIGTERM of the parent ends them
+before it exits; a run cut short resumes from its last checkpoint next time.
 """
 import dataclasses
 import json
