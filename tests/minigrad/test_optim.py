@@ -213,3 +213,63 @@ def test_least_squares_converges(device, make, steps):
         opt.step()
     np.testing.assert_allclose(model.weight.numpy(), w_true.T, atol=1e-3)
     np.testing.assert_allclose(model.bias.numpy(), b_true, atol=1e-3)
+
+
+class PerParameterAdam(optim.Optimizer):
+    """Adam as it was written before the flat buffers: ten array operations per parameter per step."""
+
+    def __init__(self, params, lr=5e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+
+    def update(self, param, grad, state, t):
+        lr, (b1, b2), eps, wd = (self.hyper[k] for k in ("lr", "betas", "eps", "weight_decay"))
+        if wd:
+            grad = grad + wd * param
+        if "m" not in state:
+            xp = mg.get_array_module(param)
+            state["m"], state["v"] = xp.zeros_like(param), xp.zeros_like(param)
+        m, v = state["m"], state["v"]
+        m *= b1
+        m += (1 - b1) * grad
+        v *= b2
+        v += (1 - b2) * (grad * grad)
+        denom = v ** 0.5
+        denom *= 1 / math.sqrt(1 - b2 ** t)
+        denom += eps
+        param -= (lr / (1 - b1 ** t)) * (m / denom)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_flat_adam_equals_per_parameter_adam_step_for_step(device, dtype):
+    """Training a residual MLP: the flat, whole-buffer Adam gives bit for bit the per-parameter Adam's weights."""
+    from models import MLP
+    from minigrad import functional as F
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((64, 12)).astype(dtype), rng.integers(0, 5, 64)
+    nets = [MLP(inputs=12, width=16, depth=4, classes=5, skip="residual", rng=3, dtype=dtype).to(device)
+            for _ in range(2)]
+    flat, old = optim.Adam(nets[0].parameters(), lr=1e-2, weight_decay=0.01), \
+        PerParameterAdam(nets[1].parameters(), lr=1e-2, weight_decay=0.01)
+    assert len(flat.groups) == 1 and flat.groups[0].data.size == sum(p.size for p in nets[0].parameters())
+    xs, ys = mg.to_device(x, device), mg.to_device(y, device)
+    for _ in range(5):
+        for net, opt in zip(nets, (flat, old)):
+            opt.zero_grad()
+            F.cross_entropy(net(mg.Tensor(xs)), ys).backward()
+            opt.step()
+        for p, q in zip(nets[0].parameters(), nets[1].parameters()):
+            np.testing.assert_array_equal(p.numpy(), q.numpy())
+    for s, t in zip(flat.state_dict()["state"], old.state_dict()["state"]):
+        np.testing.assert_array_equal(s["m"], t["m"])
+        np.testing.assert_array_equal(s["v"], t["v"])
+
+
+def test_flat_adam_keeps_one_buffer_per_dtype_and_refuses_replaced_parameters():
+    a, b = nn.Parameter(np.ones(3)), nn.Parameter(np.ones(2, dtype=np.float32))
+    opt = optim.Adam([a, b], lr=0.1)
+    assert [g.data.dtype for g in opt.groups] == [np.float64, np.float32]
+    assert a.data.base is opt.groups[0].data and b.data.base is opt.groups[1].data
+    a.data = np.zeros(3)                                  # e.g. model.to(...) after the optimizer was built
+    a.grad, b.grad = mg.Tensor(np.ones(3)), mg.Tensor(np.ones(2, dtype=np.float32))
+    with pytest.raises(RuntimeError, match="build the optimizer after the model is in place"):
+        opt.step()
