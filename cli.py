@@ -795,7 +795,7 @@ _register_toys()
               help="Timed repeats per workload (the median is reported).")
 @device_option
 @click.option("--torch/--no-torch", "with_torch", default=True, show_default=True,
-              help="Also time PyTorch eager on the same workloads, when it is installed.")
+              help="Also time PyTorch eager on the same workloads and device, when it is installed.")
 @click.option("--skip", "skips", multiple=True, type=click.Choice(["plain", "residual"]),
               default=("plain", "residual"), show_default=True, help="Networks to time.")
 @click.option("--out", default=os.path.join("results", "bench", "engine.json"), show_default=True,
@@ -810,7 +810,7 @@ def bench(repeats, device, with_torch, skips, out):
             status.update(f"timing {what}")
             if not console.is_terminal:
                 console.print(f"timing {what}")
-        result = engine.run(repeats, skips, with_torch and device == "cpu", device, progress=progress)
+        result = engine.run(repeats, skips, with_torch, device, progress=progress)
     write_json(out, result)
     machine = result["machine"]
     fmt = lambda value, spec: "" if value is None else format(value, spec)  # noqa: E731

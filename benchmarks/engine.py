@@ -11,7 +11,8 @@ plain and identity-residual (models/mlp.py), synthetic data of CIFAR shape.
 
 Times are medians over repeats after a warm-up, in milliseconds, on whatever
 this machine is; the GEMM rate of the same machine is printed for context.
-Each workload is timed for minigrad and then PyTorch before the next one
+On a GPU both engines run on it, and every timed call starts and ends with the
+device synchronized. Each workload is timed for minigrad and then PyTorch before the next one
 starts, so slow drifts in machine speed hit both alike.
 Run: python cli.py bench
 """
@@ -80,8 +81,8 @@ def directions(params, dtype):
     return [rng.standard_normal(tuple(p.shape)).astype(dtype) for p in params]
 
 
-def torch_cases(skip):
-    """The same workloads in PyTorch eager (CPU), from the same initial weights; {} without PyTorch."""
+def torch_cases(skip, device="cpu"):
+    """The same workloads in PyTorch eager on the same device, from the same initial weights; {} without PyTorch."""
     try:
         import torch
     except ImportError:
@@ -89,10 +90,10 @@ def torch_cases(skip):
     cases = {}
 
     def build(dtype):
-        return torch_twin(MLP(INPUTS, WIDTH, DEPTH, CLASSES, skip=skip, rng=0, dtype=dtype).state_dict(), skip)
+        return torch_twin(MLP(INPUTS, WIDTH, DEPTH, CLASSES, skip=skip, rng=0, dtype=dtype).state_dict(), skip, device)
 
     forward, params = build(numpy.float32)
-    x, y = (torch.from_numpy(a) for a in synthetic(BATCH_TRAIN, numpy.float32, 1))
+    x, y = (torch.from_numpy(a).to(device) for a in synthetic(BATCH_TRAIN, numpy.float32, 1))
     opt = torch.optim.Adam(params, lr=5e-4)
 
     def train_step(forward=forward, x=x, y=y, opt=opt):
@@ -104,8 +105,8 @@ def torch_cases(skip):
 
     for dtype, tag in ((numpy.float64, "fp64"), (numpy.float32, "fp32")):
         forward, params = build(dtype)
-        x, y = (torch.from_numpy(a) for a in synthetic(BATCH_HVP, dtype, 2))
-        vs = [torch.from_numpy(v) for v in directions(params, dtype)]
+        x, y = (torch.from_numpy(a).to(device) for a in synthetic(BATCH_HVP, dtype, 2))
+        vs = [torch.from_numpy(v).to(device) for v in directions(params, dtype)]
 
         def gradient(forward=forward, params=params, x=x, y=y):
             return torch.autograd.grad(torch.nn.functional.cross_entropy(forward(x), y), params)
@@ -118,14 +119,14 @@ def torch_cases(skip):
     return cases
 
 
-def torch_twin(state, skip):
+def torch_twin(state, skip, device="cpu"):
     """(forward, params): the PyTorch net with the weights of a minigrad MLP state dict (models/mlp.py names)."""
     import torch
     layers = []
     for i in range(DEPTH + 1):
         prefix = f"hidden.{i}." if i < DEPTH else "output."
-        weight, bias = (torch.from_numpy(state[prefix + name].copy()) for name in ("weight", "bias"))
-        layer = torch.nn.Linear(weight.shape[1], weight.shape[0], dtype=weight.dtype)
+        weight, bias = (torch.from_numpy(state[prefix + name].copy()).to(device) for name in ("weight", "bias"))
+        layer = torch.nn.Linear(weight.shape[1], weight.shape[0], dtype=weight.dtype, device=device)
         layer.weight.data, layer.bias.data = weight, bias
         layers.append(layer)
     params = [p for layer in layers for p in (layer.weight, layer.bias)]   # minigrad's parameter order
@@ -138,8 +139,11 @@ def torch_twin(state, skip):
     return forward, params
 
 
-def time_cases(groups, repeats, warmup=2):
+def time_cases(groups, repeats, warmup=2, syncs=None):
     """Median ms of every case, one workload at a time, each engine timed in its own block.
+
+    syncs: {engine: a function that waits for that engine's device} (a GPU runs asynchronously:
+    each timed call starts and ends with the device idle); none on the CPU.
 
     Each workload is timed for every engine before the next workload starts, so a
     slow drift of machine speed hits all engines alike. Calls are not alternated one
@@ -151,15 +155,27 @@ def time_cases(groups, repeats, warmup=2):
     for name in names:
         for who, cases in groups.items():
             if name in cases:
+                sync = (syncs or {}).get(who, lambda: None)
                 for _ in range(warmup):
                     cases[name]()
                 samples = []
                 for _ in range(repeats):
+                    sync()
                     start = time.perf_counter()
                     cases[name]()
+                    sync()
                     samples.append(time.perf_counter() - start)
                 times[who][name] = 1e3 * statistics.median(samples)
     return times
+
+
+def _torch_sync(device):
+    """PyTorch's wait for its device (nothing to wait for on the CPU, or without PyTorch)."""
+    try:
+        import torch
+    except ImportError:
+        return lambda: None
+    return torch.cuda.synchronize if str(device).startswith("cuda") else (lambda: None)
 
 
 def run(repeats=10, skips=("plain", "residual"), torch=True, device="cpu", progress=None):
@@ -171,8 +187,9 @@ def run(repeats=10, skips=("plain", "residual"), torch=True, device="cpu", progr
     for skip in skips:
         if progress:
             progress(skip)
-        groups = {"minigrad": minigrad_cases(skip, device), "torch": torch_cases(skip) if torch else {}}
-        timed = time_cases(groups, repeats)
+        groups = {"minigrad": minigrad_cases(skip, device), "torch": torch_cases(skip, device) if torch else {}}
+        timed = time_cases(groups, repeats, syncs={"minigrad": mg.get_device(device).synchronize,
+                                                   "torch": _torch_sync(device)})
         result["minigrad"][skip] = timed["minigrad"]
         result["torch"][skip] = timed["torch"]
     if torch and any(result["torch"].values()):

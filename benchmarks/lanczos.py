@@ -61,7 +61,7 @@ class Timed:
 def run_minigrad(model, x, y, start, steps, device="cpu"):
     model.to(device)
     op = HessianOperator(model, x, y, batch_size=len(y))
-    sync = _sync(device)
+    sync = mg.get_device(device).synchronize
     v = mg.to_device(start, device)
     op.matvec(v)                                    # warm-up, untimed
     sync()
@@ -72,13 +72,6 @@ def run_minigrad(model, x, y, start, steps, device="cpu"):
     total = time.perf_counter() - began
     return {"seconds": total, "hvp_seconds": matvec.seconds, "hvps": matvec.calls,
             "alphas": alphas, "betas": betas, "dim": op.dim, "operator": op.info(), "device": device}
-
-
-def _sync(device):
-    if str(device).startswith("cuda"):
-        import cupy
-        return cupy.cuda.Device().synchronize
-    return lambda: None
 
 
 def torch_lanczos(matvec, start, steps):

@@ -19,9 +19,15 @@ class DeviceError(RuntimeError):
 class Device:
     """A named place for arrays: its array module `xp` and how arrays get there and back."""
 
-    def __init__(self, name, xp, array_type, to_device, to_host):
+    def __init__(self, name, xp, array_type, to_device, to_host, synchronize=None):
         self.name, self.xp, self.array_type = name, xp, array_type
         self._to_device, self._to_host = to_device, to_host
+        self._synchronize = synchronize
+
+    def synchronize(self):
+        """Wait until the work queued on this device is done (a GPU runs asynchronously; time it only so)."""
+        if self._synchronize is not None:
+            self._synchronize()
 
     def __repr__(self):
         return f"Device({self.name!r})"
@@ -31,9 +37,9 @@ _devices = {}
 _module_of_type = {}   # exact array type -> array module: one dict lookup per op
 
 
-def register_device(name, xp, array_type, to_device, to_host):
+def register_device(name, xp, array_type, to_device, to_host, synchronize=None):
     """Make `name` usable as a device (tests register a strict CPU stand-in for CuPy)."""
-    _devices[name] = Device(name, xp, array_type, to_device, to_host)
+    _devices[name] = Device(name, xp, array_type, to_device, to_host, synchronize)
     _module_of_type[array_type] = xp
     return _devices[name]
 
@@ -53,7 +59,8 @@ def _register_cuda():
         count = 0
     if count == 0:
         raise DeviceError("CUDA was requested but no CUDA GPU is visible on this machine.")
-    return register_device("cuda", cupy, cupy.ndarray, cupy.asarray, cupy.asnumpy)
+    return register_device("cuda", cupy, cupy.ndarray, cupy.asarray, cupy.asnumpy,
+                           lambda: cupy.cuda.get_current_stream().synchronize())
 
 
 def get_device(device):

@@ -79,3 +79,19 @@ def test_ops_never_name_numpy():
             source = path.read_text()
             assert not re.search(r"^\s*(import numpy|from numpy)", source, re.M), path
             assert not re.search(r"\bnp\.|\bnumpy\.", source), path
+
+
+def test_synchronize_waits_on_the_devices_own_queue():
+    """cpu and strict have nothing queued; a device registered with a wait function gets it called."""
+    from minigrad.backend import register_device
+    assert mg.get_device("cpu").synchronize() is None and mg.get_device("strict").synchronize() is None
+    calls = []
+    device = register_device("queued", numpy, numpy.ndarray, numpy.asarray, lambda a: a, lambda: calls.append(1))
+    try:
+        device.synchronize()
+        device.synchronize()
+        assert calls == [1, 1]
+    finally:
+        from minigrad import backend
+        del backend._devices["queued"]
+        register_device("cpu", numpy, numpy.ndarray, numpy.asarray, lambda a: a)   # numpy arrays belong to cpu again
