@@ -689,10 +689,10 @@ def _runs_client(cluster, scheduler, device):
 
 def _sweep_listener(progress, figures, preset, root):
     """A _SweepListener whose bar counts the runs of every figure of the sweep once."""
-    from analysis.reproduction.runner import state
+    from analysis.reproduction.runner import DONE, state
     specs = {spec.name: spec for figure in figures if figure.kind == "runs"
              for runs in figure.groups(preset).values() for spec in runs}
-    done = sum(state(root, spec) in ("finished", "diverged") for spec in specs.values())
+    done = sum(state(root, spec) in DONE for spec in specs.values())
     return _SweepListener(progress, len(specs), done)
 
 

@@ -10,7 +10,6 @@ them to another root, where the runner then reuses them instead of training agai
 An archive may come from elsewhere, so unpack() checks all of it before writing anything:
 only regular files runs/<run>/<one of the three names>, each run complete and done.
 """
-import json
 import os
 import tarfile
 import time
@@ -20,8 +19,9 @@ from models.files import atomic_write, remove_temporaries
 from models.training import RunLocked, run_lock
 from models.training.loop import CHECKPOINT, CONFIG, METRICS, SUMMARY
 
+from .runner import DONE, done_status, folder_state
+
 FILES = (CONFIG, METRICS, SUMMARY)
-DONE = ("finished", "diverged")
 
 
 class ArchiveError(RuntimeError):
@@ -86,20 +86,7 @@ def unpack(archive, root):
 
 
 def _done(folder):
-    """Whether a run folder's summary.json says finished or diverged (a missing or damaged one: no)."""
-    try:
-        with open(os.path.join(folder, SUMMARY), "rb") as f:
-            return _says_done(f.read())
-    except OSError:
-        return False
-
-
-def _says_done(text):
-    try:
-        summary = json.loads(text)
-    except ValueError:
-        return False
-    return isinstance(summary, dict) and summary.get("status") in DONE
+    return folder_state(folder) in DONE
 
 
 def _install(tar, members, folder):
@@ -143,7 +130,7 @@ def _check(archive, tar):
             if file in runs.setdefault(name, {}):
                 raise ArchiveError(f"{archive} is refused, nothing was unpacked: it holds {member.name} twice")
             runs[name][file] = member
-            if file == SUMMARY and not _says_done(tar.extractfile(member).read()):
+            if file == SUMMARY and not done_status(tar.extractfile(member).read()):
                 raise ArchiveError(f"{archive} is refused, nothing was unpacked: the summary.json of run {name} "
                                    "does not say finished or diverged")
         while tar.fileobj.read(1 << 20):         # to the end of the gzip stream, whose checksum comes last

@@ -39,16 +39,32 @@ def run_dir(root, spec):
     return os.path.join(root, "runs", spec.name)
 
 
-def state(root, spec):
+DONE = ("finished", "diverged")      # a run in either state is never trained again
+
+
+def done_status(summary):
+    """The status the bytes of a summary.json record when it is one of DONE; None otherwise (damaged too)."""
+    try:
+        status = json.loads(summary)
+    except ValueError:
+        return None
+    status = status.get("status") if isinstance(status, dict) else None
+    return status if status in DONE else None
+
+
+def folder_state(folder):
     """'finished', 'diverged', 'partial' (a checkpoint to resume) or 'new'."""
-    folder = run_dir(root, spec)
-    summary = os.path.join(folder, SUMMARY)
-    if os.path.exists(summary):
-        with open(summary) as f:
-            status = json.load(f).get("status")
-        if status in ("finished", "diverged"):
-            return status
-    return "partial" if os.path.exists(os.path.join(folder, CHECKPOINT)) else "new"
+    try:
+        with open(os.path.join(folder, SUMMARY), "rb") as f:
+            status = done_status(f.read())
+    except OSError:
+        status = None
+    return status or ("partial" if os.path.exists(os.path.join(folder, CHECKPOINT)) else "new")
+
+
+def state(root, spec):
+    """The folder_state of a run of a reproduction."""
+    return folder_state(run_dir(root, spec))
 
 
 def _dataset(config):
@@ -72,7 +88,7 @@ def run_one(spec, root, data_root=None, device="cpu", progress=None, poll=1.0):
     import warnings
     began = time.perf_counter()
     status = state(root, spec)
-    if status in ("finished", "diverged"):
+    if status in DONE:
         return spec.name, status, 0.0, ""
     config = dataclasses.replace(spec.config, device=device, data=dict(spec.config.data, root=data_root))
     folder = run_dir(root, spec)
@@ -84,7 +100,7 @@ def run_one(spec, root, data_root=None, device="cpu", progress=None, poll=1.0):
             try:
                 with run_lock(folder):            # held from reading the state to the end of training
                     status = state(root, spec)
-                    if status in ("finished", "diverged"):
+                    if status in DONE:
                         return spec.name, status, time.perf_counter() - began, ""
                     train(config, folder, resume=status == "partial", measurements=measurements(spec.plan),
                           progress=progress, data=data)
@@ -125,7 +141,7 @@ def execute(specs, root, workers=1, data_root=None, device="cpu", listener=None,
     unique = {}
     for spec in specs:
         unique.setdefault(spec.name, spec)
-    todo = [s for s in unique.values() if state(root, s) not in ("finished", "diverged")]
+    todo = [s for s in unique.values() if state(root, s) not in DONE]
     results = {name: (state(root, s), "") for name, s in unique.items()}
     listener.begin(len(unique), len(unique) - len(todo))
     if client is not None:
