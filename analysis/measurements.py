@@ -11,7 +11,10 @@ so every estimate sees exactly the weights and data of that epoch.
 hessian: the spectrum of the Hessian of the training objective (cross-entropy plus
     the BiasReg penalty where a net has one: the loss the optimizer sees) on the first
     `samples` training examples, at `epochs`; products run in the model's dtype and the
-    spectral recurrences in float64 (analysis/spectra/hessian.py). Methods (analysis/spectra/):
+    spectral recurrences in float64 (analysis/spectra/hessian.py). The members of a stacked
+    ensemble (models/ensemble.py) are measured together: one operator multiplies every
+    member's Hessian at once, for the moments and the exact spectra (SLQ's Lanczos runs one
+    member at a time), each member with the probes its single run would draw. Methods (analysis/spectra/):
     "moments" is the paper's: Skilling moments from `probes` Gaussian probes and the
     grid-fitted mixture, giving the degeneracy and negativity indices
     (hessian/degeneracy, hessian/negativity) and the fit (hessian/w, xi, omega,
@@ -24,6 +27,8 @@ meters: every singularity meter and the activation scale (analysis/meters.py) on
 """
 from models.training import Measurement
 
+EXACT_BATCH_BYTES = 2 ** 30      # the dense Hessians of all members at once up to this size; beyond, one member at a time
+
 
 def hessian_measurement(methods, epochs, samples, probes, steps=100):
     from analysis.spectra.exact import exact_spectrum
@@ -31,22 +36,39 @@ def hessian_measurement(methods, epochs, samples, probes, steps=100):
     from analysis.spectra.moments import moment_spectrum
     from analysis.spectra.slq import slq_spectrum
 
+    def listed(result):
+        return result if isinstance(result, list) else [result]
+
     def measure(model, data, epoch):
-        operator = HessianOperator(model, data.train_x[:samples], data.train_y[:samples], penalty=True)
-        out = {}
+        """One dict per member: a single net, or every member of a stacked ensemble from one operator."""
+        def operator_of(net):
+            return HessianOperator(net, data.train_x[:samples], data.train_y[:samples], penalty=True)
+        operator = operator_of(model)
+        members = operator.rows[0] if operator.rows else 1
+
+        def one_by_one(method):
+            """`method` of each member's own operator: for what does not batch, or would not fit at once."""
+            return [method(operator_of(model.member(s))) if members > 1 else method(operator) for s in range(members)]
+        out = [{} for _ in range(members)]
         if "moments" in methods:
-            result = moment_spectrum(operator, probes=probes, seed=epoch)
-            out.update(degeneracy=result.degeneracy_index, negativity=result.negativity_index, **result.fit.params)
-            out.update({f"m{k}": float(m) for k, m in enumerate(result.moments, 1)})
+            for row, result in zip(out, listed(moment_spectrum(operator, probes=probes, seed=epoch))):
+                row.update(degeneracy=result.degeneracy_index, negativity=result.negativity_index, **result.fit.params)
+                row.update({f"m{k}": float(m) for k, m in enumerate(result.moments, 1)})
         if "exact" in methods:
-            fractions = exact_spectrum(operator, keep_eigenvalues=False)["fractions"]
-            out.update(exact_degenerate=fractions["degenerate"], exact_negative=fractions["negative"])
+            batched = members * operator.dim ** 2 * 8 <= EXACT_BATCH_BYTES
+            results = (listed(exact_spectrum(operator, keep_eigenvalues=False)) if batched else
+                       one_by_one(lambda op: exact_spectrum(op, keep_eigenvalues=False)))
+            for row, result in zip(out, results):
+                row.update(exact_degenerate=result["fractions"]["degenerate"],
+                           exact_negative=result["fractions"]["negative"])
         if "slq" in methods:
-            fractions = slq_spectrum(operator, steps=min(steps, operator.dim), probes=probes, seed=epoch)["fractions"]
-            out.update(slq_degenerate=fractions["degenerate"], slq_negative=fractions["negative"])
+            results = one_by_one(lambda op: slq_spectrum(op, steps=min(steps, op.dim), probes=probes, seed=epoch))
+            for row, result in zip(out, results):
+                row.update(slq_degenerate=result["fractions"]["degenerate"], slq_negative=result["fractions"]["negative"])
         return out
 
-    return Measurement("hessian", measure, epochs=set(epochs))
+    return Measurement("hessian", lambda model, data, epoch: measure(model, data, epoch)[0], epochs=set(epochs),
+                       batched=lambda model, data, epoch: measure(model, data, epoch) if model.stacked else None)
 
 
 def measurements(plan):

@@ -283,7 +283,7 @@ class MLP(nn.Module):
         """λ Σ_l Σ_i (b_li - b*_li)² over all hidden biases as a scalar Tensor on the graph; None without BiasReg."""
         if self.bias_targets is None:
             return None
-        return bias_penalty([layer.bias for layer in self.hidden], self.bias_targets.reshape(-1), self.bias_lambda)
+        return bias_penalty([layer.bias for layer in self.hidden], self.bias_targets, self.bias_lambda)
 
     def extra_repr(self):
         c = self.config

@@ -70,9 +70,14 @@ def resolve_bias_lambda(targets, bias_lambda):
 
 def bias_penalty(biases, targets, lam):
     """λ Σ (b - b*)² as a scalar Tensor on the graph: `biases` a list of bias Tensors, `targets` their
-    flat concatenation's targets (an array of the same total length, in the same order)."""
-    diff = concatenate(list(biases)) - targets
-    return _sum(diff * diff) * lam
+    concatenation's targets (an array of the same total size, in the same order).
+
+    An ensemble's members have biases (S, 1, n): the penalty is then one per member, shape (S,).
+    """
+    biases = list(biases)
+    diff = concatenate(biases, axis=-1)
+    diff = diff - targets.reshape(diff.shape)
+    return _sum(diff * diff, axis=(-2, -1) if diff.ndim == 3 else None) * lam
 
 
 def objective(model, x, labels, penalty=True, return_logits=False):

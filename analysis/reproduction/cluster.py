@@ -1,7 +1,7 @@
 """Runs on a Dask cluster: `reproduce --cluster local:N` (an embedded one) or `--scheduler ADDRESS`.
 
-Each run is one task, runner.run_one, and its outcome is its run folder: the client gets
-back only (name, status, seconds, message). So every worker must write the results
+Each ensemble of runs (a single run with --ensemble off) is one task, runner.run_group, and
+its outcome is its run folders: the client gets back only (name, status, seconds, message). So every worker must write the results
 folder (a shared file system) and import this checkout (start it there, or with the
 checkout on PYTHONPATH). A worker that dies mid-run has its task rerun by the scheduler
 (up to its allowed-failures setting, 3 by default); the rerun resumes from the run's last
@@ -15,7 +15,7 @@ import uuid
 
 from models.training import Progress
 
-from .runner import run_one
+from .runner import run_group
 
 CONNECT_TIMEOUT = 5       # seconds a scheduler has to answer
 DASHBOARD = "127.0.0.1:8787"   # an embedded cluster listens on this machine only (another port if taken)
@@ -109,18 +109,20 @@ def _visible_gpus():
 
 
 class _Started(Progress):
-    """Tells the client, as a scheduler event, when a run begins training on a worker."""
+    """Tells the client, as scheduler events, when the runs of a task begin training on a worker."""
 
-    def __init__(self, topic, name):
-        self.topic, self.name = topic, name
+    def __init__(self, topic, names):
+        self.topic, self.names = topic, names
 
     def start(self, config, start_epoch, steps_per_epoch):
         from distributed import get_worker
-        get_worker().log_event(self.topic, self.name)
+        for name in self.names:
+            get_worker().log_event(self.topic, name)
 
 
-def run_all(client, specs, root, data_root=None, device="cpu", listener=None):
-    """Run each of `specs` as one task on `client`'s cluster; yields (name, status, seconds, message) as they end."""
+def run_all(client, groups, root, data_root=None, device="cpu", listener=None):
+    """Run each group of runs (an ensemble, runner.ensembles) as one task on `client`'s cluster; yields each
+    task's list of (name, status, seconds, message) as it ends."""
     distributed = _distributed()
     root = os.path.abspath(root)                   # the workers' working folders may differ from ours
     data_root = data_root and os.path.abspath(data_root)
@@ -128,16 +130,17 @@ def run_all(client, specs, root, data_root=None, device="cpu", listener=None):
     if listener is not None:
         client.subscribe_topic(topic, lambda event: listener.started(event[1]))
     futures = {}
-    for spec in specs:                             # the key: the run's name, and which submission it was
-        future = client.submit(run_one, spec, root, data_root, device, _Started(topic, spec.name),
-                               key=f"{spec.name}-{uuid.uuid4().hex[:8]}", pure=False)
-        futures[future] = spec
+    for group in groups:                           # the key: the first run's name, and which submission it was
+        names = [spec.name for spec in group]
+        future = client.submit(run_group, group, root, data_root, device, _Started(topic, names),
+                               key=f"{names[0]}-{uuid.uuid4().hex[:8]}", pure=False)
+        futures[future] = names
     try:
         for future in distributed.as_completed(list(futures)):
             try:
                 result = future.result()
             except Exception as e:                 # the task itself failed: its worker died too often, say
-                result = (futures[future].name, "failed", 0.0, f"{type(e).__name__}: {e}")
+                result = [(name, "failed", 0.0, f"{type(e).__name__}: {e}") for name in futures[future]]
             future.release()
             yield result
     except BaseException:                          # Ctrl-C: runs not started yet are dropped

@@ -18,10 +18,11 @@ from .plots import plot_figure
 from .runner import execute, metrics
 
 
-def reproduce(figure, preset, root, workers=1, data_root=None, device="cpu", listener=None, client=None):
+def reproduce(figure, preset, root, workers=1, data_root=None, device="cpu", listener=None, client=None, ensemble=1):
     """Run (or reuse) everything `figure` needs under `preset` and write its results folder; returns the summary.
 
     client: a distributed.Client to carry out the runs on its cluster (runner.execute).
+    ensemble: the most runs differing only in their seed to train together (runner.execute).
     """
     began = time.perf_counter()
     out = os.path.join(root, figure.name)
@@ -31,7 +32,7 @@ def reproduce(figure, preset, root, workers=1, data_root=None, device="cpu", lis
         return finish(figure, preset, out, summary["claims"], summary, time.perf_counter() - began)
     groups = figure.groups(preset)
     specs = [spec for runs in groups.values() for spec in runs]
-    states = execute(specs, root, workers, data_root, device, listener, client)
+    states = execute(specs, root, workers, data_root, device, listener, client, ensemble)
     rows_by_group = {label: [rows for rows in (list(map(aggregate.derive, metrics(root, s))) for s in runs) if rows]
                      for label, runs in groups.items()}
     if figure.regroup:

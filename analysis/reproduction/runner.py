@@ -26,7 +26,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
-from models.training import Diverged, Progress, RunError, RunLocked, run_lock, train, wait_unlocked
+from models.training import Diverged, Progress, RunError, RunLocked, run_lock, train_ensemble, wait_unlocked
 from models.training.loop import CHECKPOINT, METRICS, SUMMARY
 
 from ..measurements import measurements
@@ -78,41 +78,76 @@ def _dataset(config):
     return _CACHE[key]
 
 
-def run_one(spec, root, data_root=None, device="cpu", progress=None, poll=1.0):
-    """Train one run to completion (resuming if it can); returns (name, status, seconds, message).
+def ensembles(specs, size):
+    """The runs to train together: runs that differ only in their seed, in groups of at most `size`
+    (1: each run alone), in the order of `specs`."""
+    groups = {}
+    for spec in specs:
+        identity = spec.identity()
+        identity["config"]["seed"] = None
+        groups.setdefault(json.dumps(identity, sort_keys=True, default=str), []).append(spec)
+    return [runs[i:i + size] for runs in groups.values() for i in range(0, len(runs), size)]
+
+
+def ensemble_size(setting, device):
+    """The largest ensemble --ensemble allows: 'off' is 1, N is N, 'auto' batches on the GPU (50) but not on
+    the CPU, where stacked members measured no faster per net than single runs (docs/guide.md)."""
+    if setting == "off":
+        return 1
+    if setting == "auto":
+        return 50 if device == "cuda" else 1
+    return int(setting)
+
+
+def run_group(specs, root, data_root=None, device="cpu", progress=None, poll=1.0):
+    """Train runs that differ only in their seed to completion, as one ensemble (resuming what can be resumed);
+    returns one (name, status, seconds, message) per run.
 
     A run another process is training (its folder locked) is waited for, its state read again
     every `poll` seconds until the lock is released or its owner is gone: then it is done, or
-    this process resumes it. The state is read again under the lock, so no run is trained twice.
+    this process resumes it. States are read again under the locks, so no run is trained twice.
     """
+    import contextlib
     import warnings
     began = time.perf_counter()
-    status = state(root, spec)
-    if status in DONE:
-        return spec.name, status, 0.0, ""
-    config = dataclasses.replace(spec.config, device=device, data=dict(spec.config.data, root=data_root))
-    folder = run_dir(root, spec)
+    results = {spec.name: (state(root, spec), "") for spec in specs}
+    todo = [spec for spec in specs if results[spec.name][0] not in DONE]
+    if not todo:
+        return [(spec.name, results[spec.name][0], 0.0, "") for spec in specs]
+    configs = [dataclasses.replace(spec.config, device=device, data=dict(spec.config.data, root=data_root))
+               for spec in todo]
+    folders = [run_dir(root, spec) for spec in todo]
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*not the official.*")   # rebuilt tarballs: said once in the report
-            data = _dataset(config)
+            data = _dataset(configs[0])
         while True:
             try:
-                with run_lock(folder):            # held from reading the state to the end of training
-                    status = state(root, spec)
-                    if status in DONE:
-                        return spec.name, status, time.perf_counter() - began, ""
-                    train(config, folder, resume=status == "partial", measurements=measurements(spec.plan),
-                          progress=progress, data=data)
-                return spec.name, "finished", time.perf_counter() - began, ""
-            except RunLocked:
-                wait_unlocked(folder, poll)
-    except Diverged as e:
-        return spec.name, "diverged", time.perf_counter() - began, str(e)
-    except Exception as e:   # a run that cannot be done (no data, bad setting) must not stop the others
+                with contextlib.ExitStack() as locks:   # held from reading the states to the end of training
+                    for folder in folders:
+                        locks.enter_context(run_lock(folder))
+                    states = [state(root, spec) for spec in todo]
+                    left = [i for i, status in enumerate(states) if status not in DONE]
+                    for i, status in enumerate(states):
+                        results[todo[i].name] = (status, "")
+                    if left:
+                        outcomes = train_ensemble([configs[i] for i in left], [folders[i] for i in left],
+                                                  resume=[states[i] == "partial" for i in left],
+                                                  measurements=measurements(todo[0].plan), progress=progress, data=data)
+                        for i, outcome in zip(left, outcomes):
+                            results[todo[i].name] = (("diverged", str(outcome)) if isinstance(outcome, Diverged)
+                                                     else ("finished", ""))
+                break
+            except RunLocked as e:
+                wait_unlocked(e.run_dir, poll)
+    except Exception as e:   # runs that cannot be done (no data, bad setting) must not stop the others
         from models.data import DataError
         message = str(e) if isinstance(e, (DataError, RunError, ValueError)) else f"{type(e).__name__}: {e}"
-        return spec.name, "failed", time.perf_counter() - began, message
+        results.update((spec.name, ("failed", message)) for spec in todo
+                       if results[spec.name][0] not in DONE)
+    seconds = (time.perf_counter() - began) / len(todo)
+    return [(spec.name, *results[spec.name][:1], seconds if spec in todo else 0.0, results[spec.name][1])
+            for spec in specs]
 
 
 class Listener:
@@ -132,10 +167,11 @@ class Listener:
         pass
 
 
-def execute(specs, root, workers=1, data_root=None, device="cpu", listener=None, client=None):
+def execute(specs, root, workers=1, data_root=None, device="cpu", listener=None, client=None, ensemble=1):
     """Make sure every run in `specs` is done; returns {name: (status, message)}.
 
-    client: a distributed.Client; each run not done yet becomes one task on its cluster.
+    ensemble: the most runs (differing only in their seed) to train together as one ensemble.
+    client: a distributed.Client; each ensemble not done yet becomes one task on its cluster.
     """
     listener = listener or Listener()
     unique = {}
@@ -144,18 +180,21 @@ def execute(specs, root, workers=1, data_root=None, device="cpu", listener=None,
     todo = [s for s in unique.values() if state(root, s) not in DONE]
     results = {name: (state(root, s), "") for name, s in unique.items()}
     listener.begin(len(unique), len(unique) - len(todo))
+    groups = ensembles(todo, ensemble)
+
+    def report(outcomes):
+        for name, status, seconds, message in outcomes:
+            results[name] = (status, message)
+            listener.finished(name, status, seconds, message)
+
     if client is not None:
         from .cluster import run_all           # Dask is imported only on this path
-        for name, status, seconds, message in run_all(client, todo, root, data_root, device, listener):
-            results[name] = (status, message)
-            listener.finished(name, status, seconds, message)
+        for outcomes in run_all(client, groups, root, data_root, device, listener):
+            report(outcomes)
         return results
-    if workers <= 1 or len(todo) <= 1:
-        for spec in todo:
-            name, status, seconds, message = run_one(spec, root, data_root, device,
-                                                     listener.run_progress(spec) or Progress())
-            results[name] = (status, message)
-            listener.finished(name, status, seconds, message)
+    if workers <= 1 or len(groups) <= 1:
+        for group in groups:
+            report(run_group(group, root, data_root, device, listener.run_progress(group[0]) or Progress()))
         return results
     import multiprocessing
     threads = str(max(1, (os.cpu_count() or 1) // workers))
@@ -164,12 +203,10 @@ def execute(specs, root, workers=1, data_root=None, device="cpu", listener=None,
     try:
         with _sigterm_raises(), ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                                     initializer=_worker_start, initargs=(os.getpid(),)) as pool:
-            futures = [pool.submit(run_one, spec, root, data_root, device) for spec in todo]
+            futures = [pool.submit(run_group, group, root, data_root, device) for group in groups]
             try:
                 for future in as_completed(futures):
-                    name, status, seconds, message = future.result()
-                    results[name] = (status, message)
-                    listener.finished(name, status, seconds, message)
+                    report(future.result())
             except BaseException:      # Ctrl-C, SIGTERM, a failing listener: don't wait for the other runs
                 _stop_workers(pool, futures)
                 raise

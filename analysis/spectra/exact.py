@@ -49,6 +49,7 @@ def exact_spectrum(operator, window=WINDOW, limit=LIMIT, keep_eigenvalues=True, 
     Keys: eigenvalues (ascending, if kept), fractions, moments {1..4: (1/N) Σ λ^k},
     top (largest 5, descending), bottom (smallest 5, ascending), max, min, window, n,
     seconds (dense matrix and eigensolver), operator (operator.info()).
+    An operator of ensemble members (dense() of shape (S, dim, dim)) gives a list: one dict per member.
     """
     dim = int(operator.dim)
     if dim > limit:
@@ -59,10 +60,15 @@ def exact_spectrum(operator, window=WINDOW, limit=LIMIT, keep_eigenvalues=True, 
     matrix = numpy.asarray(mg.to_host(operator.dense(progress=progress) if progress else operator.dense()),
                            dtype=numpy.float64)
     built = time.perf_counter()
-    eigenvalues = numpy.linalg.eigvalsh(matrix)
-    result = {"method": "exact", "n": dim, **spectrum_summary(eigenvalues, window),
-              "seconds": {"dense": built - began, "eigvalsh": time.perf_counter() - built},
-              "operator": operator.info() if hasattr(operator, "info") else {"dim": dim}}
-    if keep_eigenvalues:
-        result["eigenvalues"] = eigenvalues
-    return jsonable(result)
+    matrices = matrix.reshape((-1, dim, dim))           # one matrix; one per member for an ensemble's operator
+    results = []
+    for member in matrices:
+        eigenvalues = numpy.linalg.eigvalsh(member)
+        result = {"method": "exact", "n": dim, **spectrum_summary(eigenvalues, window),
+                  "seconds": {"dense": (built - began) / len(matrices), "eigvalsh": time.perf_counter() - built},
+                  "operator": operator.info() if hasattr(operator, "info") else {"dim": dim}}
+        if keep_eigenvalues:
+            result["eigenvalues"] = eigenvalues
+        results.append(jsonable(result))
+        built = time.perf_counter()
+    return results if matrix.ndim == 3 else results[0]

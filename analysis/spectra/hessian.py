@@ -16,6 +16,11 @@ So everything H depends on is fixed at construction:
 Vectors are flat float64 arrays on the model's device; each product casts them to
 the model's dtype, so a float32 model is multiplied in float32 while the spectral
 algorithm around it keeps its recurrences in float64.
+
+An ensemble of stacked members (models/ensemble.py) is one operator for all its
+members: vectors are then (S, dim), row s for member s, and one product of the
+summed loss multiplies each row by its own member's Hessian (the ensemble's Hessian
+is block diagonal, and every member sees the same examples). `dim` is a member's.
 """
 import numpy
 
@@ -31,18 +36,27 @@ class HessianOperator:
             raise ValueError(f"the Hessian needs as many labels as examples, and some: got {len(x)} and {len(labels)}")
         self.model, self.penalty, self.method = model, penalty, method
         self.params = model.parameters()
+        self.rows = (model.size,) if getattr(model, "stacked", False) else ()   # an ensemble: one row per member
+        if not self.rows and getattr(model, "size", 1) > 1:
+            raise ValueError("a Hessian operator needs a single net or an ensemble of stacked members; "
+                             "measure the members of this ensemble one by one (model.member(s))")
         self.shapes = [p.shape for p in self.params]
-        self.sizes = [p.size for p in self.params]
+        self.sizes = [p.size // (self.rows[0] if self.rows else 1) for p in self.params]
         self.dim = int(sum(self.sizes))
         self.dtype = self.params[0].dtype
         device = model.device
         batch_size = len(labels) if batch_size is None else int(batch_size)
-        self.batches = [(mg.Tensor(mg.to_device(x[i:i + batch_size], device)), mg.to_device(labels[i:i + batch_size], device))
+        self.batches = [(mg.Tensor(mg.to_device(x[i:i + batch_size], device)),
+                         self._labels(mg.to_device(labels[i:i + batch_size], device)))
                         for i in range(0, len(labels), batch_size)]
         self.n_samples = len(labels)
         self.batch_size = batch_size
         self.xp = mg.get_array_module(self.params[0].data)
         self.products = 0
+
+    def _labels(self, y):
+        """Labels for every member: the same examples, broadcast to (S, n) for an ensemble."""
+        return mg.get_array_module(y).broadcast_to(y, self.rows + y.shape) if self.rows else y
 
     def info(self):
         """What a result needs to record about the operator it came from."""
@@ -50,30 +64,30 @@ class HessianOperator:
                 "penalty": bool(self.penalty), "dtype": str(self.dtype), "hvp": self.method}
 
     def split(self, flat):
-        """A flat vector as one array per parameter, in the model's dtype."""
+        """A flat vector (one row per member for an ensemble) as one array per parameter, in the model's dtype."""
         out, start = [], 0
         for shape, size in zip(self.shapes, self.sizes):
-            out.append(flat[start:start + size].reshape(shape).astype(self.dtype))
+            out.append(flat[..., start:start + size].reshape(shape).astype(self.dtype))
             start += size
         return out
 
     def join(self, arrays):
-        """One array per parameter as a flat float64 vector."""
-        return self.xp.concatenate([a.reshape(-1).astype(numpy.float64) for a in arrays])
+        """One array per parameter as a flat float64 vector (one row per member for an ensemble)."""
+        return self.xp.concatenate([a.reshape(self.rows + (-1,)).astype(numpy.float64) for a in arrays], axis=-1)
 
     def matvec(self, v):
         """H v for a flat vector v (float64), batch-size weighted over the fixed subset, in eval mode."""
         v = mg.to_device(v, self.model.device)
-        if v.shape != (self.dim,):
-            raise ValueError(f"the Hessian acts on vectors of length {self.dim}, not shape {v.shape}")
+        if v.shape != self.rows + (self.dim,):
+            raise ValueError(f"the Hessian acts on vectors of shape {self.rows + (self.dim,)}, not {v.shape}")
         vs = self.split(v)
         was_training = self.model.training
         self.model.eval()
         try:
             total = None
             for x, y in self.batches:
-                hv = mg.hvp(lambda: objective(self.model, x, y, penalty=self.penalty), self.params, vs, self.method)
-                part = self.join([h.data for h in hv]) * (len(y) / self.n_samples)
+                hv = mg.hvp(lambda: objective(self.model, x, y, penalty=self.penalty).sum(), self.params, vs, self.method)
+                part = self.join([h.data for h in hv]) * (y.shape[-1] / self.n_samples)
                 total = part if total is None else total + part
         finally:
             self.model.train(was_training)
@@ -91,12 +105,12 @@ class HessianOperator:
             raise ValueError(f"a dense Hessian of {self.dim} parameters is too large (limit {limit}); "
                              "use the moment or Lanczos methods")
         columns = []
-        basis = self.xp.zeros(self.dim, numpy.float64)
+        basis = self.xp.zeros(self.rows + (self.dim,), numpy.float64)
         for i in range(self.dim):
-            basis[i] = 1.0
+            basis[..., i] = 1.0
             columns.append(self.matvec(basis))
-            basis[i] = 0.0
+            basis[..., i] = 0.0
             if progress:
                 progress()
-        h = self.xp.stack(columns, axis=1)
-        return (h + h.T) / 2
+        h = self.xp.stack(columns, axis=-1)
+        return (h + self.xp.swapaxes(h, -1, -2)) / 2

@@ -140,6 +140,8 @@ def estimate_moments(operator, probes=PROBES, seed=0, distribution="gaussian"):
     operator: anything with `.dim` and `.matvec(v)` for a flat float64 vector v (a host
         NumPy array on the first call, the operator's own arrays after), returning a flat
         vector of any array module: `analysis.spectra.HessianOperator`, for one.
+    An operator of S ensemble members (`.rows == (S,)`, vectors (S, dim)) gives a list of S
+    estimates, every member probed with the same vectors its single net would get.
     """
     if distribution not in DISTRIBUTIONS:
         raise ValueError(f"unknown probe distribution {distribution!r}; choose one of {', '.join(DISTRIBUTIONS)}")
@@ -147,18 +149,28 @@ def estimate_moments(operator, probes=PROBES, seed=0, distribution="gaussian"):
     if probes < 1:
         raise ValueError(f"need at least one probe vector, got {probes}")
     n = int(operator.dim)
+    rows_of = tuple(getattr(operator, "rows", ()))
     rng = numpy.random.default_rng(seed)
-    rows = numpy.empty((probes, 4))
+    rows = numpy.empty(rows_of + (probes, 4))
     start = time.perf_counter()
     for i in range(probes):
         r_host = _probe(rng, n, distribution)
-        v1 = operator.matvec(r_host).astype(numpy.float64, copy=False)
+        v1 = operator.matvec(numpy.broadcast_to(r_host, rows_of + (n,))).astype(numpy.float64, copy=False)
         v2 = operator.matvec(v1).astype(numpy.float64, copy=False)
-        xp = minigrad.get_array_module(v1)
         r = minigrad.to_device(r_host, device_of(v1))
-        rows[i] = [minigrad.to_float(xp.dot(r, v1)), minigrad.to_float(xp.dot(v1, v1)), minigrad.to_float(xp.dot(v1, v2)), minigrad.to_float(xp.dot(v2, v2))]
+        dots = [_dot(r, v1), _dot(v1, v1), _dot(v1, v2), _dot(v2, v2)]
+        rows[..., i, :] = numpy.stack([minigrad.to_host(d) for d in dots], axis=-1)
     rows /= n
-    return MomentEstimate(rows, distribution, seed, n, time.perf_counter() - start)
+    seconds = (time.perf_counter() - start) / (rows_of[0] if rows_of else 1)
+    if rows_of:
+        return [MomentEstimate(member, distribution, seed, n, seconds) for member in rows]
+    return MomentEstimate(rows, distribution, seed, n, seconds)
+
+
+def _dot(a, b):
+    """a · b along the last axis: one number for vectors, one per member for (S, dim) rows."""
+    xp = minigrad.get_array_module(b)
+    return xp.dot(a, b) if b.ndim == 1 else xp.einsum("...i,...i->...", a, b)
 
 
 # --------------------------------------------------------------------------- the parametric density
@@ -467,8 +479,11 @@ class MomentSpectrum:
 
 def moment_spectrum(operator, probes=PROBES, seed=0, window=WINDOW, grids=None, sigma0=SIGMA0,
                     distribution="gaussian", refine=False):
-    """The paper's method end to end: Skilling's moments of `operator`, the grid-searched mixture, its indices."""
-    estimate = estimate_moments(operator, probes, seed, distribution)
-    fit = fit_mixture(estimate.mean, grids, sigma0, window, refine)
+    """The paper's method end to end: Skilling's moments of `operator`, the grid-searched mixture, its indices.
+
+    For an operator of ensemble members, a list: one MomentSpectrum per member."""
+    estimates = estimate_moments(operator, probes, seed, distribution)
     info = operator.info() if hasattr(operator, "info") else {"dim": int(operator.dim)}
-    return MomentSpectrum(estimate, fit, info)
+    spectra = [MomentSpectrum(estimate, fit_mixture(estimate.mean, grids, sigma0, window, refine), info)
+               for estimate in (estimates if isinstance(estimates, list) else [estimates])]
+    return spectra if isinstance(estimates, list) else spectra[0]

@@ -15,20 +15,28 @@ def batch_norm(x, gamma, beta, running_mean, running_var, training, momentum=0.1
     running_mean and running_var are arrays updated in place in train mode:
         running ← (1 - momentum)·running + momentum·batch statistic
     (the unbiased variance, as PyTorch does).
+
+    The S members of an ensemble pass x (S, N, C) with gamma, beta and the running
+    statistics of shape (S, 1, C): each member is normalized over its own batch axis 1.
     """
-    axes = (0,) if x.ndim == 2 else (0,) + tuple(range(2, x.ndim))
-    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    if gamma.ndim == 3:
+        axes, shape = (1,), gamma.shape
+    else:
+        axes = (0,) if x.ndim == 2 else (0,) + tuple(range(2, x.ndim))
+        shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
     if training:
-        count = x.size // x.shape[1]
+        count = 1
+        for a in axes:
+            count *= x.shape[a]
         if count < 2:
             raise ValueError("batch norm in train mode needs more than one value per channel")
         mu = mean(x, axes, keepdims=True)
         centred = x - mu
         var = mean(centred * centred, axes, keepdims=True)
         running_mean *= 1 - momentum
-        running_mean += momentum * mu.data.reshape(-1)
+        running_mean += momentum * mu.data.reshape(running_mean.shape)
         running_var *= 1 - momentum
-        running_var += (momentum * count / (count - 1)) * var.data.reshape(-1)
+        running_var += (momentum * count / (count - 1)) * var.data.reshape(running_var.shape)
     else:
         centred = x - running_mean.reshape(shape)
         var = running_var.reshape(shape)

@@ -58,13 +58,14 @@ class _BatchNorm(Module):
         self.momentum, self.eps = momentum, eps
 
     def forward(self, x):
-        if x.ndim != self.expected_ndim:
-            raise ValueError(f"{type(self).__name__} expects {self.expected_ndim}-D input, got shape {x.shape}")
+        expected = self.expected_ndim + (self.gamma.ndim == 3)     # an ensemble's members: one more, leading axis
+        if x.ndim != expected:
+            raise ValueError(f"{type(self).__name__} expects {expected}-D input, got shape {x.shape}")
         return F.batch_norm(x, self.gamma, self.beta, self.running_mean, self.running_var,
                             self.training, self.momentum, self.eps)
 
     def extra_repr(self):
-        return f"{self.gamma.shape[0]}"
+        return f"{self.gamma.shape[-1]}"
 
 
 class BatchNorm1d(_BatchNorm):

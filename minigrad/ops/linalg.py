@@ -5,8 +5,8 @@ For y = a b (matrices), perturbing a by δa changes y by δa b, so
 Both are products again, so second order needs nothing new.
 """
 from ..tensor import Function, plus
-from .reduce import sum
-from .shape import swapaxes, transpose
+from .reduce import sum_to
+from .shape import swapaxes
 
 
 class MatMul(Function):
@@ -37,10 +37,14 @@ class Linear(Function):
     One op instead of transpose + matmul + add keeps the graph small, and a
     gradient nobody asked for is never computed: the first layer never forms x̄
     for the data, which saves its largest product.
+
+    Leading axes are batch axes, as in matmul: the S members of an ensemble have W of
+    shape (S, out, in) and b (S, 1, out), and x is (S, N, in), or (N, in) when every
+    member reads the same data. Each cotangent is summed back to its input's shape.
     """
 
     def forward(self, x, w, b=None):
-        y = x @ w.T
+        y = x @ self.xp.swapaxes(w, -1, -2)
         if b is not None:
             y += b
         return y
@@ -48,14 +52,17 @@ class Linear(Function):
     def vjp(self, gy):
         x, w = self.inputs[:2]
         need = self.needs_input_grad
-        grads = [matmul(gy, w) if need[0] else None, matmul(transpose(gy), x) if need[1] else None]
+        grads = [sum_to(matmul(gy, w), x.shape) if need[0] else None,
+                 sum_to(matmul(swapaxes(gy, -1, -2), x), w.shape) if need[1] else None]
         if len(need) == 3:
-            grads.append(sum(gy, 0) if need[2] else None)
+            grads.append(sum_to(gy, self.inputs[2].shape) if need[2] else None)
         return grads
 
     def jvp(self, tx, tw, tb=None):
+        xp = self.xp
         x, w = self.inputs[0].data, self.inputs[1].data
-        return plus(None if tx is None else tx @ w.T, None if tw is None else x @ tw.T, tb)
+        return plus(None if tx is None else tx @ xp.swapaxes(w, -1, -2),
+                    None if tw is None else x @ xp.swapaxes(tw, -1, -2), tb)
 
 
 def matmul(a, b):
@@ -65,7 +72,7 @@ def matmul(a, b):
 
 
 def linear(x, weight, bias=None):
-    """x Wᵀ + b for x of shape (N, in) and W of shape (out, in)."""
-    if x.ndim != 2 or weight.ndim != 2 or x.shape[1] != weight.shape[1]:
+    """x Wᵀ + b for x of shape (N, in) and W of shape (out, in); leading axes of either are batch axes."""
+    if x.ndim < 2 or weight.ndim < 2 or x.shape[-1] != weight.shape[-1]:
         raise ValueError(f"linear expects x (N, {weight.shape[-1]}) and weight (out, in); got {x.shape} and {weight.shape}")
     return Linear.apply(x, weight) if bias is None else Linear.apply(x, weight, bias)

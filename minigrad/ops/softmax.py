@@ -32,28 +32,31 @@ class SoftmaxCrossEntropy(Function):
     z̄ = L̄ (softmax(z) - onehot(c)) / N,   L̇ = Σ_n ⟨softmax(z_n) - onehot(c_n), ż_n⟩ / N.
     softmax(z) is recomputed with the Softmax op (not saved from the forward), so the
     rule stays on the graph and can be differentiated again.
+
+    Leading axes are batch axes: logits (S, N, C) and labels (S, N) give one mean per
+    member of an ensemble, L of shape (S,).
     """
 
     def forward(self, z):
-        m = z.max(axis=1, keepdims=True)
-        lse = self.xp.log(self.xp.exp(z - m).sum(axis=1)) + m[:, 0]
-        return self.xp.asarray((lse - z[self.xp.arange(z.shape[0]), self.labels]).mean())
+        xp = self.xp
+        m = z.max(axis=-1, keepdims=True)
+        lse = xp.log(xp.exp(z - m).sum(axis=-1)) + m[..., 0]
+        picked = xp.take_along_axis(z, self.labels[..., None], axis=-1)[..., 0]
+        return xp.asarray((lse - picked).mean(axis=-1))
 
     def _onehot(self):
         z = self.inputs[0].data
-        onehot = self.xp.zeros(z.shape, z.dtype)
-        onehot[self.xp.arange(z.shape[0]), self.labels] = 1
-        return onehot
+        return (self.xp.arange(z.shape[-1]) == self.labels[..., None]).astype(z.dtype)
 
     def vjp(self, gl):
         z = self.inputs[0]
-        return ((softmax(z, 1) - self._onehot()) * (gl * (1.0 / z.shape[0])),)
+        return ((softmax(z, -1) - self._onehot()) * (gl.reshape(gl.shape + (1, 1)) * (1.0 / z.shape[-2])),)
 
     def jvp(self, tz):
         z = self.inputs[0].data
-        e = self.xp.exp(z - z.max(axis=1, keepdims=True))
-        residual = e / e.sum(axis=1, keepdims=True) - self._onehot()
-        return self.xp.asarray((residual * tz).sum() / z.shape[0])
+        e = self.xp.exp(z - z.max(axis=-1, keepdims=True))
+        residual = e / e.sum(axis=-1, keepdims=True) - self._onehot()
+        return self.xp.asarray((residual * tz).reshape(z.shape[:-2] + (-1,)).sum(axis=-1) / z.shape[-2])
 
 
 def softmax(z, axis=-1):
@@ -61,9 +64,13 @@ def softmax(z, axis=-1):
 
 
 def softmax_cross_entropy(logits, labels):
-    """Mean cross-entropy of softmax(logits) against integer class labels (an array on the same device)."""
+    """Mean cross-entropy of softmax(logits) against integer class labels (an array on the same device).
+
+    logits (N, C) and labels (N,) give a scalar; logits (S, N, C) and labels (S, N) give
+    the S means of an ensemble's members.
+    """
     labels = to_device(unwrap(labels), device_of(logits.data))   # host labels are fine: copied once
-    if logits.ndim != 2 or labels.shape != (logits.shape[0],):
+    if logits.ndim < 2 or labels.shape != logits.shape[:-1]:
         raise ValueError(f"cross-entropy expects logits (N, C) and labels (N,); got {logits.shape} and {labels.shape}")
     if labels.dtype.kind not in "iu":
         raise ValueError(f"cross-entropy expects integer class labels, got dtype {labels.dtype}")

@@ -29,7 +29,11 @@ class RunError(RuntimeError):
 
 
 class RunLocked(RunError):
-    """Another process is writing the run folder."""
+    """Another process is writing the run folder `run_dir`."""
+
+    def __init__(self, message, run_dir):
+        super().__init__(message)
+        self.run_dir = run_dir
 
 
 class RunWarning(UserWarning):
@@ -99,7 +103,7 @@ def _acquire(path, mine, run_dir):
             elif not _stale(owner):
                 raise RunLocked(f"{run_dir} is being written by pid {owner['pid']} on {owner['host']} (started "
                                 f"{owner['started']}): wait for it to finish or stop that process, and if it is "
-                                f"gone, delete {path}") from None
+                                f"gone, delete {path}", run_dir) from None
             else:
                 warnings.warn(f"took over the stale lock of {run_dir}: pid {owner['pid']} on {owner['host']} "
                               f"(started {owner['started']}) is gone", RunWarning)
@@ -109,7 +113,7 @@ def _acquire(path, mine, run_dir):
         with os.fdopen(fd, "w") as f:
             f.write(json.dumps(mine))
         return
-    raise RunLocked(f"{run_dir} is being locked and unlocked by other processes: try again when they are done")
+    raise RunLocked(f"{run_dir} is being locked and unlocked by other processes: try again when they are done", run_dir)
 
 
 def _owner(path, patience=1.0):

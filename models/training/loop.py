@@ -72,10 +72,15 @@ class TrainConfig:
 
 @dataclass
 class Measurement:
-    """A function of the model run at chosen epochs: fn(model, data, epoch) -> {name: number}."""
+    """A function of the model run at chosen epochs: fn(model, data, epoch) -> {name: number}.
+
+    batched(ensemble, data, epoch) -> one dict per member, or None: every member of an
+    ensemble at once where that is possible; without it (or on None) each member is
+    measured alone, as fn(ensemble.member(s), data, epoch)."""
     name: str
     fn: callable
     epochs: object = None             # None: every epoch (0 included); else a collection of epochs
+    batched: callable = None
 
     def due(self, epoch):
         return self.epochs is None or epoch in self.epochs
@@ -100,95 +105,202 @@ def train(config, run_dir, resume=False, measurements=(), progress=None, data=No
     data: the Dataset `config.data` describes, when the caller has it loaded already (many
     runs on one data set then share one copy); None loads it.
     The folder is locked while the run writes it: a second writer gets RunLocked.
+    A run is an ensemble of one (train_ensemble); its divergence raises Diverged.
     """
-    if resume and not os.path.isdir(run_dir):       # refused before the lock would create the folder
-        raise RunError(f"nothing to resume in {run_dir}: it has no {CHECKPOINT}")
-    with run_lock(run_dir):
-        return _train(config, run_dir, resume, measurements, progress or Progress(), data)
+    (outcome,) = train_ensemble([config], [run_dir], resume, measurements, progress, data)
+    if isinstance(outcome, Diverged):
+        raise outcome
+    return outcome
 
 
-def _train(config, run_dir, resume, measurements, progress, data):
-    """train() once it holds the lock."""
+def train_ensemble(configs, run_dirs, resume=False, measurements=(), progress=None, data=None):
+    """Train runs that differ only in their seed together (models/ensemble.py), each into its own folder.
+
+    Every member makes exactly the steps of its single run: the ensemble's loss is the sum
+    of the members' losses and member s visits the data in its own seed's order. Each folder
+    is an ordinary run folder, resumable alone or in another ensemble. resume: one bool for
+    all runs or one per run; members resumed at different epochs train as separate ensembles.
+    A member whose loss turns NaN or infinite stops there (its last checkpoint is kept) and
+    the others go on. Returns one outcome per run: its summary dict, or its Diverged error.
+    Progress reports an ensemble's steps and epochs once, as the members' mean.
+    """
+    configs, run_dirs = list(configs), [os.fspath(d) for d in run_dirs]
+    resumes = list(resume) if isinstance(resume, (list, tuple)) else [resume] * len(configs)
+    _check_members(configs, run_dirs, resumes)
+    for run_dir, again in zip(run_dirs, resumes):
+        if again and not os.path.isdir(run_dir):    # refused before the lock would create the folder
+            raise RunError(f"nothing to resume in {run_dir}: it has no {CHECKPOINT}")
+    with contextlib.ExitStack() as locks:
+        for run_dir in run_dirs:
+            locks.enter_context(run_lock(run_dir))
+        return _train(configs, run_dirs, resumes, measurements, progress or Progress(), data)
+
+
+def _check_members(configs, run_dirs, resumes):
+    if not configs or len(configs) != len(run_dirs) or len(resumes) != len(configs):
+        raise ValueError("train_ensemble needs one run folder (and one resume flag) per config, and at least one")
+    if len({os.path.abspath(d) for d in run_dirs}) != len(run_dirs):
+        raise ValueError("the members of an ensemble need distinct run folders")
+    first = dict(asdict(configs[0]), seed=None)
+    if any(dict(asdict(c), seed=None) != first for c in configs):
+        raise ValueError("the members of an ensemble may differ only in their seed")
+
+
+class _Member:
+    """One run of an ensemble: its folder's files, its metrics so far, and the state it resumes from."""
+
+    def __init__(self, config, run_dir, resume):
+        self.config, self.run_dir = config, run_dir
+        self.paths = {name: os.path.join(run_dir, name) for name in (CONFIG, CHECKPOINT, METRICS, SUMMARY)}
+        _check_folder(run_dir, resume)
+        remove_temporaries(run_dir)
+        self.history, self.saved, self.outcome = [], None, None
+        if resume:
+            read_config(run_dir)                    # a damaged config.json is reported now, not by its next reader
+            with _checkpoint_errors(run_dir):
+                model_state, optimizer_state, meta = load_checkpoint(self.paths[CHECKPOINT])
+                self.history = meta["history"]
+                done = self.history[-1]["epoch"]
+            if config.epochs < done:
+                raise RunError(f"the run in {run_dir} has done {done} epochs; resume it with --epochs {done} or more")
+            self.saved = (model_state, optimizer_state)
+
+    def begin(self, data):
+        """Write the folder's first files (a fresh run) or rewrite its metrics from the checkpoint (a resumed one)."""
+        if self.saved is None:
+            write_json(self.paths[CONFIG], dict(asdict(self.config), data_info=data.info))
+        write_jsonl(self.paths[METRICS], self.history)
+
+    def finish_epoch(self, row, model_state, optimizer_state):
+        self.history.append(row)
+        save_checkpoint(self.paths[CHECKPOINT], model_state, optimizer_state, {"history": self.history})
+        append_jsonl(self.paths[METRICS], row)
+
+    def diverged(self, epoch, step, value):
+        last = self.history[-1]["epoch"]
+        write_json(self.paths[SUMMARY], {"status": "diverged", "epoch": epoch, "step": step, "loss": repr(value),
+                                         "last_good_epoch": last})
+        self.outcome = Diverged(f"training diverged at epoch {epoch}, step {step} (loss {value}); "
+                                f"the checkpoint of epoch {last} is kept in {self.run_dir}")
+
+    def finish(self):
+        history = self.history
+        self.outcome = {"status": "finished", "epochs": self.config.epochs,
+                        **{k: v for k, v in history[-1].items() if k != "epoch"},
+                        "seconds_total": sum(r["seconds"] for r in history)}
+        write_json(self.paths[SUMMARY], self.outcome)
+
+
+def _train(configs, run_dirs, resumes, measurements, progress, data):
+    """train_ensemble() once it holds the locks."""
+    from models.data import load
+    members = [_Member(c, d, r) for c, d, r in zip(configs, run_dirs, resumes)]
+    config = configs[0]
+    if data is None:
+        data = load(**config.data, dtype=numpy.dtype(config.dtype))
+    for member in members:
+        member.begin(data)
+    arrays = tuple(mg.to_device(a, mg.get_device(config.device))
+                   for a in (data.train_x, data.train_y, data.test_x, data.test_y))
+    starts = sorted({len(m.history) for m in members})
+    for start in starts:
+        _train_together([m for m in members if len(m.history) == start], data, arrays, measurements, progress)
+    return [m.outcome for m in members]
+
+
+def _ensemble(members, data):
+    """The ensemble of `members` (models/ensemble.py) with its Adam, both restored from the members' saved states."""
+    from models.ensemble import ensemble
+    config = members[0].config
+    model = ensemble([model_config(m.config, data) for m in members], config.device)
+    optimizer = mg.optim.Adam(model.parameters(), lr=config.lr)
+    if members[0].saved is not None:
+        with _checkpoint_errors(members[0].run_dir):
+            for s, member in enumerate(members):
+                model.member(s).load_state_dict(member.saved[0])
+            optimizer.load_state_dict(model.joint_optimizer([m.saved[1] for m in members]))
+    return model, optimizer
+
+
+def _train_together(members, data, arrays, measurements, progress):
+    """Train members at the same epoch as one ensemble until each has finished or diverged."""
     from models.data import batches
     from models import objective
+    config = members[0].config
+    train_x, train_y, test_x, test_y = arrays
+    model, optimizer = _ensemble(members, data)
+    for member in members:
+        member.saved = None
 
-    paths = {name: os.path.join(run_dir, name) for name in (CONFIG, CHECKPOINT, METRICS, SUMMARY)}
-    _check_folder(run_dir, resume)
-    remove_temporaries(run_dir)
-    history = []
-    if resume:
-        read_config(run_dir)                        # a damaged config.json is reported now, not by its next reader
-        with _checkpoint_errors(run_dir):
-            model_state, optimizer_state, meta = load_checkpoint(paths[CHECKPOINT])
-            history = meta["history"]
-            done = history[-1]["epoch"]
-        if config.epochs < done:
-            raise RunError(f"the run in {run_dir} has done {done} epochs; resume it with --epochs {done} or more")
-
-    data, model = prepare(config, data)
-    device = model.device
-    train_x, train_y, test_x, test_y = (mg.to_device(a, device) for a in
-                                        (data.train_x, data.train_y, data.test_x, data.test_y))
-    optimizer = mg.optim.Adam(model.parameters(), lr=config.lr)
-    if resume:
-        with _checkpoint_errors(run_dir):
-            model.load_state_dict(model_state)
-            optimizer.load_state_dict(optimizer_state)
-        write_jsonl(paths[METRICS], history)
-    else:
-        write_json(paths[CONFIG], dict(asdict(config), data_info=data.info))
-        write_jsonl(paths[METRICS], [])
-
-    def finish_epoch(row):
-        history.append(row)
-        save_checkpoint(paths[CHECKPOINT], model.state_dict(), optimizer.state_dict(), {"history": history})
-        append_jsonl(paths[METRICS], row)
-        progress.epoch(row)
+    def finish_epoch(rows, began):
+        for row, measured in zip(rows, _measure(measurements, model, data, rows[0]["epoch"])):
+            row.update(measured)
+        seconds = (time.perf_counter() - began) / len(members)     # each member's share of the shared work
+        optimizer_state = optimizer.state_dict()
+        for s, (member, row) in enumerate(zip(members, rows)):
+            row["seconds"] = seconds
+            member.finish_epoch(row, model.member(s).state_dict(), model.member_optimizer(optimizer_state, s))
+        numbers = [k for k, v in rows[0].items() if isinstance(v, (int, float)) and k != "epoch"]
+        progress.epoch({"epoch": rows[0]["epoch"], **{k: sum(row[k] for row in rows) / len(rows) for k in numbers}})
 
     steps_per_epoch = -(-len(data.train_y) // config.batch_size)
-    start = len(history)
+    start = len(members[0].history)
     progress.start(config, start, steps_per_epoch)
     if start == 0:
         began = time.perf_counter()
-        row = {"epoch": 0, **_evaluate(model, train_x, train_y, config.eval_batch_size, "train"),
-               **_evaluate(model, test_x, test_y, config.eval_batch_size, "test")}
-        row.update(_measure(measurements, model, data, 0))
-        row["seconds"] = time.perf_counter() - began
-        finish_epoch(row)
+        rows = [{"epoch": 0, **a, **b} for a, b in zip(_evaluate(model, train_x, train_y, config.eval_batch_size, "train"),
+                                                      _evaluate(model, test_x, test_y, config.eval_batch_size, "test"))]
+        finish_epoch(rows, began)
         start = 1
     for epoch in range(start, config.epochs + 1):
         began = time.perf_counter()
         model.train()
-        order = batches(len(data.train_y), config.batch_size, numpy.random.default_rng([config.seed, 1, epoch]))
-        total_loss, correct, seen = 0.0, 0, 0
-        for step, index in enumerate(order):
-            index = mg.to_device(index, device)
+        orders = [list(batches(len(data.train_y), config.batch_size, numpy.random.default_rng([m.config.seed, 1, epoch])))
+                  for m in members]
+        total_loss, correct, seen, step = numpy.zeros(len(members)), 0, 0, 0
+        while step < steps_per_epoch:
+            index = mg.to_device(numpy.stack([order[step] for order in orders]), model.device)
             x, y = mg.Tensor(train_x[index]), train_y[index]
-            loss, logits = objective(model, x, y, penalty=config.penalty, return_logits=True)
-            value = loss.item()
-            if not numpy.isfinite(value):
-                last = history[-1]["epoch"]
-                write_json(paths[SUMMARY], {"status": "diverged", "epoch": epoch, "step": step, "loss": repr(value),
-                                            "last_good_epoch": last})
-                raise Diverged(f"training diverged at epoch {epoch}, step {step} (loss {value}); "
-                               f"the checkpoint of epoch {last} is kept in {run_dir}")
+            losses, logits = objective(model, x, y, penalty=config.penalty, return_logits=True)
+            values = mg.to_host(losses.data).astype(float)
+            if not numpy.isfinite(values).all():
+                keep = numpy.isfinite(values)
+                for member, value in zip(members, values):
+                    if not numpy.isfinite(value):
+                        member.diverged(epoch, step, value)
+                if not keep.any():
+                    return
+                model, optimizer, members, orders, total_loss, correct = _without(
+                    model, optimizer, members, data, keep, orders, total_loss, correct)
+                continue                            # this step again, with the members left
             optimizer.zero_grad()
-            loss.backward()
+            losses.sum().backward()
             optimizer.step()
-            total_loss += value * len(index)
-            correct = correct + (logits.data.argmax(axis=1) == y).sum()   # stays on the device until the end
-            seen += len(index)
-            progress.step(epoch, step, value)
-        row = {"epoch": epoch, "train_loss": total_loss / seen, "train_acc": int(mg.to_host(correct)) / seen,
-               **_evaluate(model, test_x, test_y, config.eval_batch_size, "test")}
-        row.update(_measure(measurements, model, data, epoch))
-        row["seconds"] = time.perf_counter() - began
-        finish_epoch(row)
+            total_loss += values * index.shape[1]
+            correct = correct + (logits.data.argmax(axis=-1) == y).sum(axis=-1)   # stays on the device until the end
+            seen += index.shape[1]
+            progress.step(epoch, step, float(values.mean()))
+            step += 1
+        correct = mg.to_host(correct)
+        rows = [{"epoch": epoch, "train_loss": float(total_loss[s] / seen), "train_acc": int(correct[s]) / seen, **test}
+                for s, test in enumerate(_evaluate(model, test_x, test_y, config.eval_batch_size, "test"))]
+        finish_epoch(rows, began)
+    for member in members:
+        member.finish()
 
-    summary = {"status": "finished", "epochs": config.epochs, **{k: v for k, v in history[-1].items() if k != "epoch"},
-               "seconds_total": sum(r["seconds"] for r in history)}
-    write_json(paths[SUMMARY], summary)
-    return summary
+
+def _without(model, optimizer, members, data, keep, orders, total_loss, correct):
+    """The ensemble of the members marked in `keep`, in the state they are in now (before this step)."""
+    kept = [s for s in range(len(members)) if keep[s]]
+    optimizer_state = optimizer.state_dict()
+    for s in kept:
+        members[s].saved = (model.member(s).state_dict(), model.member_optimizer(optimizer_state, s))
+    members = [members[s] for s in kept]
+    model, optimizer = _ensemble(members, data)
+    for member in members:
+        member.saved = None
+    correct = correct if isinstance(correct, int) else correct[mg.to_device(numpy.asarray(kept), model.device)]
+    return model, optimizer, members, [orders[s] for s in kept], total_loss[kept], correct
 
 
 def _check_folder(run_dir, resume):
@@ -238,15 +350,19 @@ def read_config(run_dir):
                        "in a new folder") from e
 
 
+def model_config(config, data):
+    """The models.build dict of a TrainConfig's model on `data` (its classes and, for an MLP, its inputs)."""
+    shape = {"inputs": int(data.train_x.shape[1])} if config.model.get("arch", "mlp") == "mlp" else {}
+    return dict(config.model, classes=data.classes, **shape, seed=config.seed, dtype=config.dtype)
+
+
 def prepare(config, data=None):
     """The data set (loaded unless given) and the freshly initialized model, on its device, of a TrainConfig."""
     from models.data import load
     from models import build
     if data is None:
         data = load(**config.data, dtype=numpy.dtype(config.dtype))
-    shape = {"inputs": int(data.train_x.shape[1])} if config.model.get("arch", "mlp") == "mlp" else {}
-    model = build(dict(config.model, classes=data.classes, **shape), seed=config.seed, dtype=config.dtype)
-    return data, model.to(mg.get_device(config.device))
+    return data, build(model_config(config, data)).to(mg.get_device(config.device))
 
 
 def load_run(run_dir, device=None, data_root=None, dtype=None):
@@ -274,23 +390,29 @@ def load_run(run_dir, device=None, data_root=None, dtype=None):
 
 
 def _evaluate(model, x, y, batch_size, prefix):
-    """Cross-entropy and accuracy on a whole set, in eval mode and without recording a graph."""
+    """Each member's cross-entropy and accuracy on a whole set, in eval mode and without recording a graph."""
     was_training = model.training
     model.eval()
-    total, correct = 0.0, 0
+    total, correct = numpy.zeros(model.size), 0
     with mg.no_grad():
         for start in range(0, len(y), batch_size):
             xb, yb = mg.Tensor(x[start:start + batch_size]), y[start:start + batch_size]
             logits = model(xb)
-            total += mg.to_float(mg.functional.cross_entropy(logits, yb).data) * len(yb)
-            correct += int(mg.to_host((logits.data.argmax(axis=1) == yb).sum()))
+            labels = mg.get_array_module(yb).broadcast_to(yb, logits.shape[:-1])
+            total += mg.to_host(mg.functional.cross_entropy(logits, labels).data).astype(float) * len(yb)
+            correct = correct + mg.to_host((logits.data.argmax(axis=-1) == labels).sum(axis=-1))
     model.train(was_training)
-    return {f"{prefix}_loss": total / len(y), f"{prefix}_acc": correct / len(y)}
+    return [{f"{prefix}_loss": float(total[s] / len(y)), f"{prefix}_acc": int(correct[s]) / len(y)} for s in range(model.size)]
 
 
 def _measure(measurements, model, data, epoch):
-    out = {}
+    """Each member's numbers from the measurements due at `epoch` (Measurement: batched where it can)."""
+    rows = [{} for _ in range(model.size)]
     for m in measurements:
         if m.due(epoch):
-            out.update({f"{m.name}/{k}": v for k, v in m.fn(model, data, epoch).items()})
-    return out
+            results = m.batched(model, data, epoch) if m.batched is not None and model.size > 1 else None
+            if results is None:
+                results = [m.fn(model.member(s), data, epoch) for s in range(model.size)]
+            for row, result in zip(rows, results):
+                row.update({f"{m.name}/{k}": v for k, v in result.items()})
+    return rows

@@ -156,14 +156,14 @@ def test_a_scheduler_that_does_not_answer_is_one_sentence(tmp_path):
 COUNTED = """
 import sys
 from analysis.reproduction import runner
-train = runner.train
+train = runner.train_ensemble
 
-def counted(config, folder, **kwargs):      # one line per training begun, in a file both processes append to
+def counted(configs, folders, **kwargs):    # one line per training begun, in a file both processes append to
     with open(sys.argv[1], "a") as f:
-        f.write(folder + "\\n")
-    return train(config, folder, **kwargs)
+        f.write("".join(folder + "\\n" for folder in folders))
+    return train(configs, folders, **kwargs)
 
-runner.train = counted
+runner.train_ensemble = counted
 from cli import main
 try:
     main(sys.argv[2:])

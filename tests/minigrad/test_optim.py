@@ -233,7 +233,7 @@ class PerParameterAdam(optim.Optimizer):
         m += (1 - b1) * grad
         v *= b2
         v += (1 - b2) * (grad * grad)
-        denom = v ** 0.5
+        denom = mg.get_array_module(v).sqrt(v)
         denom *= 1 / math.sqrt(1 - b2 ** t)
         denom += eps
         param -= (lr / (1 - b1 ** t)) * (m / denom)

@@ -101,15 +101,15 @@ class PoisonAfter(Progress):
 
 
 def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
-    import models
+    import models.ensemble
     built = {}
-    original = models.build
+    original = models.ensemble.build
 
     def spy(*args, **kwargs):
         model = original(*args, **kwargs)
         built["poison"] = lambda: model.hidden[1].weight.data.__setitem__((0, 0), numpy.nan)
         return model
-    monkeypatch.setattr(models, "build", spy)
+    monkeypatch.setattr(models.ensemble, "build", spy)
     with pytest.raises(Diverged, match=r"diverged at epoch 2, step 0 .*checkpoint of epoch 1 is kept"):
         train(config(), str(tmp_path), progress=PoisonAfter(built, 1))
     weights, _, meta = load_checkpoint(os.path.join(tmp_path, "checkpoint.npz"))
