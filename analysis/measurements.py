@@ -13,8 +13,9 @@ hessian: the spectrum of the Hessian of the training objective (cross-entropy pl
     `samples` training examples, at `epochs`; products run in the model's dtype and the
     spectral recurrences in float64 (analysis/spectra/hessian.py). The members of a stacked
     ensemble (models/ensemble.py) are measured together: one operator multiplies every
-    member's Hessian at once, for the moments and the exact spectra (SLQ's Lanczos runs one
-    member at a time), each member with the probes its single run would draw. Methods (analysis/spectra/):
+    member's Hessian at once (SLQ's Lanczos recurrences run side by side), each member with the
+    probes its single run would draw; the exact spectra go one member at a time beyond
+    EXACT_BATCH_BYTES of dense matrices. Methods (analysis/spectra/):
     "moments" is the paper's: Skilling moments from `probes` Gaussian probes and the
     grid-fitted mixture, giving the degeneracy and negativity indices
     (hessian/degeneracy, hessian/negativity) and the fit (hessian/w, xi, omega,
@@ -27,7 +28,8 @@ meters: every singularity meter and the activation scale (analysis/meters.py) on
 """
 from models.training import Measurement
 
-EXACT_BATCH_BYTES = 2 ** 30      # the dense Hessians of all members at once up to this size; beyond, one member at a time
+# the dense Hessians of an ensemble's members are built at once up to this many bytes (per device); beyond, one by one
+EXACT_BATCH_BYTES = {"cpu": 2 ** 30, "strict": 2 ** 30, "cuda": 2 ** 34}
 
 
 def hessian_measurement(methods, epochs, samples, probes, steps=100):
@@ -45,24 +47,21 @@ def hessian_measurement(methods, epochs, samples, probes, steps=100):
             return HessianOperator(net, data.train_x[:samples], data.train_y[:samples], penalty=True)
         operator = operator_of(model)
         members = operator.rows[0] if operator.rows else 1
-
-        def one_by_one(method):
-            """`method` of each member's own operator: for what does not batch, or would not fit at once."""
-            return [method(operator_of(model.member(s))) if members > 1 else method(operator) for s in range(members)]
         out = [{} for _ in range(members)]
         if "moments" in methods:
             for row, result in zip(out, listed(moment_spectrum(operator, probes=probes, seed=epoch))):
                 row.update(degeneracy=result.degeneracy_index, negativity=result.negativity_index, **result.fit.params)
                 row.update({f"m{k}": float(m) for k, m in enumerate(result.moments, 1)})
         if "exact" in methods:
-            batched = members * operator.dim ** 2 * 8 <= EXACT_BATCH_BYTES
-            results = (listed(exact_spectrum(operator, keep_eigenvalues=False)) if batched else
-                       one_by_one(lambda op: exact_spectrum(op, keep_eigenvalues=False)))
+            if members * operator.dim ** 2 * 8 <= EXACT_BATCH_BYTES.get(model.device.name, 2 ** 30):
+                results = listed(exact_spectrum(operator, keep_eigenvalues=False))
+            else:           # one member's dense Hessian at a time
+                results = [exact_spectrum(operator_of(model.member(s)), keep_eigenvalues=False) for s in range(members)]
             for row, result in zip(out, results):
                 row.update(exact_degenerate=result["fractions"]["degenerate"],
                            exact_negative=result["fractions"]["negative"])
         if "slq" in methods:
-            results = one_by_one(lambda op: slq_spectrum(op, steps=min(steps, op.dim), probes=probes, seed=epoch))
+            results = listed(slq_spectrum(operator, steps=min(steps, operator.dim), probes=probes, seed=epoch))
             for row, result in zip(out, results):
                 row.update(slq_degenerate=result["fractions"]["degenerate"], slq_negative=result["fractions"]["negative"])
         return out

@@ -69,6 +69,11 @@ def lanczos(matvec, dim, start, steps, reorthogonalize=True, tol=DEFAULT_TOL, re
     Returns (alphas, betas) as host float64 NumPy arrays of lengths k and k-1, with k = steps
     unless the iteration broke down earlier (then k < steps and a LanczosBreakdown warning says
     at which step); with return_basis=True, (alphas, betas, basis).
+
+    Rows: for an operator of S ensemble members (vectors (S, dim), analysis/spectra/hessian.py)
+    `start` is (S, dim) and the S recurrences run side by side, one product per step for all.
+    Each row does exactly the arithmetic its own single run would and stops at its own
+    breakdown (its row of later products is zero); the result is a list, one tuple per row.
     """
     steps, dim = int(steps), int(dim)
     if not 1 <= steps <= dim:
@@ -76,51 +81,65 @@ def lanczos(matvec, dim, start, steps, reorthogonalize=True, tol=DEFAULT_TOL, re
     if return_basis and not reorthogonalize:
         raise ValueError("return_basis needs reorthogonalize=True (without it only two vectors are kept)")
     xp = mg.get_array_module(start)
-    v = start.astype(numpy.float64).reshape(-1)
-    if v.shape != (dim,):
+    rows = start.shape[:-1] if start.ndim == 2 else ()
+    flat = start.astype(numpy.float64).reshape(-1, start.shape[-1])
+    vs = [flat[s] for s in range(flat.shape[0])]
+    if start.ndim > 2 or vs[0].shape != (dim,):
         raise ValueError(f"the start vector must have {dim} entries, not shape {tuple(start.shape)}")
-    norm = mg.to_float(v @ v) ** 0.5
-    if not norm > 0:
-        raise ValueError("the Lanczos start vector is zero")
-    v = v / norm
-    basis = xp.zeros((steps, dim), dtype=numpy.float64) if reorthogonalize else None
-    alphas, betas = [], []
-    previous, beta, scale = None, 0.0, 0.0
+    for s, v in enumerate(vs):
+        norm = mg.to_float(v @ v) ** 0.5
+        if not norm > 0:
+            raise ValueError("the Lanczos start vector is zero")
+        vs[s] = v / norm
+    count = len(vs)
+    basis = xp.zeros((count, steps, dim), dtype=numpy.float64) if reorthogonalize else None
+    alphas, betas = [[] for _ in vs], [[] for _ in vs]
+    previous, beta, scale = [None] * count, [0.0] * count, [0.0] * count
+    live = list(range(count))
     for j in range(steps):
         if basis is not None:
-            basis[j] = v
-        w = matvec(v)
-        if mg.get_array_module(w) is not xp:
+            for s in live:
+                basis[s, j] = vs[s]
+        products = matvec(xp.stack(vs) if rows else vs[0])
+        if mg.get_array_module(products) is not xp:
             raise TypeError("the operator returned a vector on another device than the start vector's")
-        w = w.astype(numpy.float64).reshape(-1)
-        alpha = mg.to_float(v @ w)
-        alphas.append(alpha)
-        w = w - alpha * v
-        if previous is not None:
-            w = w - beta * previous
-        if basis is not None:
-            done = basis[:j + 1]
-            for _ in range(2):              # CGS2: one pass leaves O(eps * cond) components, two do not
-                w = w - done.T @ (done @ w)
+        products = products.astype(numpy.float64).reshape(count, dim)
+        for s in list(live):
+            v, w = vs[s], products[s]
+            alpha = mg.to_float(v @ w)
+            alphas[s].append(alpha)
+            w = w - alpha * v
+            if previous[s] is not None:
+                w = w - beta[s] * previous[s]
+            if basis is not None:
+                done = basis[s, :j + 1]
+                for _ in range(2):              # CGS2: one pass leaves O(eps * cond) components, two do not
+                    w = w - done.T @ (done @ w)
+            if j == steps - 1:
+                continue
+            scale[s] = max(scale[s], abs(alpha), beta[s])
+            beta[s] = mg.to_float(w @ w) ** 0.5
+            if not numpy.isfinite(beta[s]):
+                raise FloatingPointError(f"Lanczos step {j + 1}: the operator produced a non-finite vector")
+            if beta[s] <= tol * scale[s]:
+                member = f" (row {s})" if rows else ""
+                warnings.warn(f"Lanczos breakdown at step {j + 1} of {steps}{member}: beta = {beta[s]:.3g} <= "
+                              f"{tol:g} x {scale[s]:.3g} (the Krylov space is invariant); stopping with {j + 1} "
+                              "exact Ritz values", LanczosBreakdown, stacklevel=2)
+                live.remove(s)
+                vs[s] = xp.zeros_like(v)
+                continue
+            betas[s].append(beta[s])
+            previous[s], vs[s] = v, w / beta[s]
         if progress is not None:
             progress(j + 1)
-        if j == steps - 1:
+        if not live:
             break
-        scale = max(scale, abs(alpha), beta)
-        beta = mg.to_float(w @ w) ** 0.5
-        if not numpy.isfinite(beta):
-            raise FloatingPointError(f"Lanczos step {j + 1}: the operator produced a non-finite vector")
-        if beta <= tol * scale:
-            warnings.warn(f"Lanczos breakdown at step {j + 1} of {steps}: beta = {beta:.3g} <= {tol:g} x {scale:.3g} "
-                          f"(the Krylov space is invariant); stopping with {j + 1} exact Ritz values",
-                          LanczosBreakdown, stacklevel=2)
-            break
-        betas.append(beta)
-        previous, v = v, w / beta
-    alphas, betas = numpy.array(alphas, dtype=numpy.float64), numpy.array(betas, dtype=numpy.float64)
-    if return_basis:
-        return alphas, betas, basis[:len(alphas)]
-    return alphas, betas
+    results = []
+    for s in range(count):
+        a, b = numpy.array(alphas[s], dtype=numpy.float64), numpy.array(betas[s], dtype=numpy.float64)
+        results.append((a, b, basis[s, :len(a)]) if return_basis else (a, b))
+    return results if rows else results[0]
 
 
 def tridiagonal(alphas, betas):

@@ -168,9 +168,12 @@ def estimate_moments(operator, probes=PROBES, seed=0, distribution="gaussian"):
 
 
 def _dot(a, b):
-    """a · b along the last axis: one number for vectors, one per member for (S, dim) rows."""
+    """a · b: one number for vectors; for (S, dim) rows, one per member, each the same dot product its single
+    net's estimate takes (so an ensemble's moments are its single runs' to the last bit)."""
     xp = minigrad.get_array_module(b)
-    return xp.dot(a, b) if b.ndim == 1 else xp.einsum("...i,...i->...", a, b)
+    if b.ndim == 1:
+        return xp.dot(a, b)
+    return xp.stack([xp.dot(a if a.ndim == 1 else a[s], b[s]) for s in range(len(b))])
 
 
 # --------------------------------------------------------------------------- the parametric density

@@ -171,6 +171,8 @@ def slq_spectrum(operator, steps=DEFAULT_STEPS, probes=DEFAULT_PROBES, seed=0, s
     smallest Ritz values, each the extreme over probes (by interlacing every Ritz value
     is on the inner side of its eigenvalue, so the outermost is the best estimate);
     sigma, density_sigma, window, settings, breakdowns, products, seconds and operator.info().
+    An operator of ensemble members (vectors (S, dim)) gives a list: one dict per member, each
+    from the probes its single net would draw, all members' Lanczos runs side by side.
     """
     dim = int(operator.dim)
     steps, probes = min(int(steps), dim), int(probes)
@@ -178,18 +180,37 @@ def slq_spectrum(operator, steps=DEFAULT_STEPS, probes=DEFAULT_PROBES, seed=0, s
         raise ValueError(f"SLQ needs at least one probe, got {probes}")
     sigma = default_sigma(window) if sigma is None else float(sigma)
     device = operator_device(operator)
+    rows = tuple(getattr(operator, "rows", ()))
+    members = rows[0] if rows else 1
     rng = numpy.random.default_rng(seed)
-    began, runs, breakdowns = time.perf_counter(), [], []
+    began, runs, breakdowns = time.perf_counter(), [[] for _ in range(members)], [[] for _ in range(members)]
     products = getattr(operator, "products", None)
     for p in range(probes):
         start = mg.to_device(rademacher(rng, dim), device)
-        alphas, betas = lanczos(operator.matvec, dim, start, steps, reorthogonalize=reorthogonalize,
-                                tol=tol, progress=progress)   # warns (LanczosBreakdown) if it stops early
-        if len(alphas) < steps:
-            breakdowns.append({"probe": p, "steps": len(alphas)})
-        nodes, weights = gauss_quadrature(alphas, betas)
-        runs.append({"alphas": alphas, "betas": betas, "nodes": nodes, "weights": weights, "steps": len(alphas),
-                     "fractions": fractions(discrete_cdf(nodes, weights, sigma), window)})
+        if rows:                                   # every member gets the probe its single net would
+            start = mg.get_array_module(start).stack([start] * members)
+        results = lanczos(operator.matvec, dim, start, steps, reorthogonalize=reorthogonalize,
+                          tol=tol, progress=progress)   # warns (LanczosBreakdown) if it stops early
+        for s, (alphas, betas) in enumerate(results if rows else [results]):
+            if len(alphas) < steps:
+                breakdowns[s].append({"probe": p, "steps": len(alphas)})
+            nodes, weights = gauss_quadrature(alphas, betas)
+            runs[s].append({"alphas": alphas, "betas": betas, "nodes": nodes, "weights": weights, "steps": len(alphas),
+                            "fractions": fractions(discrete_cdf(nodes, weights, sigma), window)})
+    seconds = (time.perf_counter() - began) / members
+    settings = {"steps": steps, "probes": probes, "seed": seed, "probe": "rademacher",
+                "reorthogonalize": bool(reorthogonalize), "tol": tol, "sigma": sigma, "sigma_is": "standard deviation",
+                "window": window, "seconds": seconds,
+                "operator": operator.info() if hasattr(operator, "info") else {"dim": dim}}
+    if products is not None:
+        settings["products"] = operator.products - products
+    results = [_summary(r, b, density_sigma, settings) for r, b in zip(runs, breakdowns)]
+    return results if rows else results[0]
+
+
+def _summary(runs, breakdowns, density_sigma, settings):
+    """The JSON-ready result of one operator's (or ensemble member's) probes."""
+    probes, steps, sigma, window = (settings[k] for k in ("probes", "steps", "sigma", "window"))
     nodes, weights = pooled(runs)
     per_probe = {k: numpy.array([r["fractions"][k] for r in runs]) for k in ("negative", "degenerate", "positive")}
     stderr = {k: float(v.std(ddof=1) / numpy.sqrt(probes)) if probes > 1 else None for k, v in per_probe.items()}
@@ -198,9 +219,7 @@ def slq_spectrum(operator, steps=DEFAULT_STEPS, probes=DEFAULT_PROBES, seed=0, s
     bottom = numpy.min([numpy.sort(r["nodes"])[:count] for r in runs], axis=0)
     result = {
         "method": "slq",
-        "steps": steps, "probes": probes, "seed": seed, "probe": "rademacher",
-        "reorthogonalize": bool(reorthogonalize), "tol": tol,
-        "sigma": sigma, "sigma_is": "standard deviation",
+        **{k: settings[k] for k in ("steps", "probes", "seed", "probe", "reorthogonalize", "tol", "sigma", "sigma_is")},
         "density_sigma": (default_density_sigma([r["nodes"] for r in runs], steps)
                           if density_sigma is None else float(density_sigma)),
         "window": window,
@@ -211,11 +230,11 @@ def slq_spectrum(operator, steps=DEFAULT_STEPS, probes=DEFAULT_PROBES, seed=0, s
         "ritz_max": float(top[0]), "ritz_min": float(bottom[0]),
         "breakdowns": breakdowns,
         "runs": runs,
-        "seconds": time.perf_counter() - began,
-        "operator": operator.info() if hasattr(operator, "info") else {"dim": dim},
+        "seconds": settings["seconds"],
+        "operator": settings["operator"],
     }
-    if products is not None:
-        result["products"] = operator.products - products
+    if "products" in settings:
+        result["products"] = settings["products"]
     return jsonable(result)
 
 

@@ -47,6 +47,33 @@ def test_moments_and_exact_spectra_of_members(device):
                                       rtol=1e-10, atol=1e-12)
 
 
+def test_lanczos_rows_are_each_members_own_recurrence(device):
+    from analysis.spectra.lanczos import lanczos
+    from analysis.spectra.slq import slq_spectrum
+    operator, singles = _setup(device, bias_reg="l2")
+    start = numpy.random.default_rng(4).standard_normal((3, operator.dim))
+    rows = lanczos(operator.matvec, operator.dim, mg.to_device(start, device), 12)
+    slq = slq_spectrum(operator, steps=12, probes=2, seed=3)
+    for s, single in enumerate(singles):
+        alphas, betas = lanczos(single.matvec, single.dim, mg.to_device(start[s], device), 12)
+        numpy.testing.assert_allclose(rows[s][0], alphas, rtol=1e-10, atol=1e-13)
+        numpy.testing.assert_allclose(rows[s][1], betas, rtol=1e-10, atol=1e-13)
+        assert slq[s]["fractions"] == pytest.approx(slq_spectrum(single, steps=12, probes=2, seed=3)["fractions"],
+                                                    rel=1e-9, abs=1e-12)
+
+
+def test_a_row_that_breaks_down_stops_alone():
+    """A member whose Krylov space closes early stops there; the others run on (each as it would alone)."""
+    from analysis.spectra.lanczos import LanczosBreakdown, lanczos
+    matrices = numpy.stack([numpy.diag([1.0, 2.0, 3.0, 4.0, 5.0]), numpy.diag([1.0, 1.0, 2.0, 2.0, 3.0])])
+    start = numpy.ones((2, 5))
+    with pytest.warns(LanczosBreakdown, match="row 1"):
+        rows = lanczos(lambda v: numpy.einsum("sij,sj->si", matrices, v), 5, start, 5)
+    assert len(rows[0][0]) == 5 and len(rows[1][0]) == 3
+    numpy.testing.assert_allclose(numpy.sort(numpy.linalg.eigvalsh(numpy.diag(rows[1][0]) + numpy.diag(rows[1][1], 1)
+                                                                   + numpy.diag(rows[1][1], -1))), [1, 2, 3])
+
+
 def test_a_looped_ensemble_is_measured_member_by_member():
     from models.ensemble import Looped
     looped = Looped([build(dict(SMALL, seed=s)) for s in range(2)])

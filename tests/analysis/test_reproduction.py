@@ -312,3 +312,33 @@ def test_stopped_reproduction_ends_its_workers(tmp_path, signal_name):
             parent.kill()
     assert code != 0
     assert _wait_gone(children) == []
+
+
+def test_runs_differing_only_in_seed_are_grouped_into_ensembles():
+    specs = [s for runs in FIGURES["fig3"].groups(TEST).values() for s in runs]
+    groups = runner.ensembles(specs, 2)
+    assert sorted(s.name for g in groups for s in g) == sorted(s.name for s in specs)
+    for group in groups:
+        assert 1 <= len(group) <= 2
+        assert len({json.dumps(dict(s.identity(), config=dict(s.identity()["config"], seed=0)), sort_keys=True)
+                    for s in group}) == 1                       # one net, its seeds
+        assert len({s.config.seed for s in group}) == len(group)
+    assert all(len(g) == 1 for g in runner.ensembles(specs, 1))
+    assert [runner.ensemble_size(setting, device) for setting, device in
+            (("off", "cuda"), (7, "cpu"), ("auto", "cpu"), ("auto", "cuda"))] == [1, 7, 1, 50]
+
+
+def test_ensembles_give_the_same_numbers_as_single_runs(tmp_path):
+    """A figure trained as seed ensembles writes the same run folders and numbers.json, timings aside."""
+    def numbers(folder):
+        data = json.loads((tmp_path / folder / "fig3" / "numbers.json").read_text())
+        data.pop("seconds")
+        for curve in data["curves"].values():
+            curve.pop("seconds")
+        return data
+    reproduce(FIGURES["fig3"], TEST, str(tmp_path / "off"), ensemble=1)
+    reproduce(FIGURES["fig3"], TEST, str(tmp_path / "on"), ensemble=8)
+    assert numbers("off") == numbers("on")
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]   # noqa: E731
+    for spec in (s for runs in FIGURES["fig3"].groups(TEST).values() for s in runs):
+        assert strip(runner.metrics(str(tmp_path / "on"), spec)) == strip(runner.metrics(str(tmp_path / "off"), spec))

@@ -12,6 +12,7 @@ from models.objective import objective
 from models.training import Diverged, Progress, TrainConfig, train, train_ensemble
 from models.training.checkpoint import load_checkpoint
 from models.files import read_jsonl
+from tests.models.test_training import StopAt
 
 SMALL = dict(inputs=12, width=8, depth=4, classes=5, dtype="float64")
 VARIANTS = {
@@ -170,15 +171,6 @@ def test_float32_ensemble_matches_single_runs(tmp_path):
         assert_same(tmp_path / f"e{s}", tmp_path / f"s{s}", rtol=1e-5)
 
 
-class StopAt(Progress):
-    def __init__(self, epoch, step):
-        self.at = (epoch, step)
-
-    def step(self, epoch, step, loss):
-        if (epoch, step) == self.at:
-            raise KeyboardInterrupt
-
-
 def test_resumed_ensemble_and_member_alone_end_where_the_uninterrupted_ensemble_does(tmp_path):
     model = TRAINED["residual"]
     seeds = (3, 4, 6)
@@ -239,3 +231,14 @@ def test_ensemble_members_must_differ_only_in_seed(tmp_path):
                        [tmp_path / "a", tmp_path / "b"])
     with pytest.raises(ValueError, match="distinct run folders"):
         train_ensemble([config(TRAINED["plain"], 0), config(TRAINED["plain"], 1)], [tmp_path / "a", tmp_path / "a"])
+
+
+@pytest.mark.parametrize("variant", ["residual", "biasreg-bn"])
+def test_ensemble_training_on_each_device(variant, device, tmp_path):
+    """The loop's ensemble path never converts device arrays implicitly (strict) and matches single runs there."""
+    seeds = (2, 3)
+    configs = [config(TRAINED[variant], s, epochs=2, device=device) for s in seeds]
+    train_ensemble(configs, [tmp_path / f"e{s}" for s in seeds])
+    for c in configs:
+        train(c, str(tmp_path / f"s{c.seed}"))
+        assert_same(tmp_path / f"e{c.seed}", tmp_path / f"s{c.seed}", rtol=1e-10)
