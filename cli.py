@@ -321,12 +321,22 @@ RESUMABLE = {"out", "resume", "device", "epochs", "data_dir", "download"}   # ma
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Run folder (default: runs/<arch>-<depth>-...-<dataset>-s<seed>).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--members", type=click.IntRange(1), default=1, show_default=True,
+              help="Train the seeds --seed .. --seed+N-1 together as one seed ensemble (one batched pass; each run "
+                   "folder as if trained alone). --out is then the folder that holds their run folders (default runs); "
+                   "with --resume, run the same command again.")
 @click.pass_context
-def train(ctx, epochs, batch_size, lr, seed, device, dtype, out, resume, **params):
+def train(ctx, epochs, batch_size, lr, seed, device, dtype, out, resume, members, **params):
     """Train one network with Adam (the paper's settings by default) and record it in a run folder."""
     from models.files import read_jsonl
     from models.training import METRICS, TrainConfig, read_config, train as run_training
 
+    if members > 1:
+        model, data = configs(params)
+        base = TrainConfig(model=model, data=data, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                           dtype=dtype, device=device)
+        return _train_members(base, members, out or "runs", resume,
+                              lambda s: run_name(params["arch"], params["depth"], params["dataset"], s, model))
     if resume:
         if out is None:
             raise click.UsageError("--resume needs --out: the folder of the run to continue")
@@ -362,6 +372,40 @@ def train(ctx, epochs, batch_size, lr, seed, device, dtype, out, resume, **param
 
 def _given(ctx, name):
     return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+
+
+def _train_members(base, members, root, resume, name):
+    """train --members: the seeds of `base` as one ensemble, each into <root>/<its run name>."""
+    import dataclasses
+    from models.training import CHECKPOINT, read_config, train_ensemble
+
+    configs = [dataclasses.replace(base, seed=base.seed + k, data=dict(base.data)) for k in range(members)]
+    folders = [os.path.join(root, name(config.seed)) for config in configs]
+    resumes = [resume and os.path.exists(os.path.join(folder, CHECKPOINT)) for folder in folders]
+    fixed = lambda c: dict(dataclasses.asdict(c), epochs=None, device=None,   # noqa: E731  (what resuming may change)
+                           data={k: v for k, v in c.data.items() if k not in ("root", "download")})
+    for folder, config, again in zip(folders, configs, resumes):
+        try:
+            if again and fixed(read_config(folder)) != fixed(config):
+                raise click.ClickException(f"the run in {folder} was trained with other settings: resume it with the "
+                                           "command that started it (only --epochs, --device and --data-dir may change)")
+        except _user_errors() as e:
+            raise click.ClickException(str(e))
+    writable(root)
+    display = training_display()
+    try:
+        outcomes = train_ensemble(configs, folders, resume=resumes, progress=display)
+    except _user_errors() as e:
+        raise click.ClickException(str(e))
+    finally:
+        display.close()
+    rows = [(config.seed, "finished", f"{o['train_acc']:.2%}", f"{o['test_acc']:.2%}", folder) if isinstance(o, dict)
+            else (config.seed, "diverged", "", "", folder) for config, o, folder in zip(configs, outcomes, folders)]
+    console.print(_table(f"{members} seeds trained as one ensemble", ("seed", "status", "train acc", "test acc",
+                                                                      "run folder"), rows))
+    diverged = [str(o) for o in outcomes if not isinstance(o, dict)]
+    if diverged:
+        raise click.ClickException(f"{len(diverged)} of {members} runs diverged: " + "; ".join(diverged))
 
 
 # ----------------------------------------------------------------------------- spectrum, singularities
@@ -599,6 +643,18 @@ def _cluster_option(ctx, param, value):
         raise click.BadParameter(str(e))
 
 
+def _ensemble_option(ctx, param, value):
+    if value in ("auto", "off"):
+        return value
+    try:
+        size = int(value)
+    except ValueError:
+        size = 0
+    if size < 1:
+        raise click.BadParameter(f"choose auto, off or a whole number of runs >= 1; got {value!r}")
+    return size
+
+
 @click.command("reproduce")
 @click.argument("figures", metavar="FIGURE", callback=_figure_names)
 @click.option("--preset", type=click.Choice(["quick", "paper", "test"]), default="quick", show_default=True,
@@ -615,10 +671,13 @@ def _cluster_option(ctx, param, value):
               help="Send the runs to the Dask scheduler at ADDRESS (tcp://HOST:PORT; default "
                    "$DASK_SCHEDULER_ADDRESS when neither --cluster nor --workers is given). --out must be on a file "
                    "system every worker can write.")
+@click.option("--ensemble", default="auto", show_default=True, callback=_ensemble_option, metavar="auto|off|N",
+              help="Train the runs of a curve that differ only in their seed together, N at a time (one batched "
+                   "pass; every run folder and number as if trained alone). auto: 50 on cuda, off on the cpu.")
 @data_dir_option
 @device_option
 @click.pass_context
-def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, data_dir, device):
+def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, ensemble, data_dir, device):
     """Reproduce FIGURE and check the paper's claims.
 
     FIGURE is one of fig2 fig3 fig4 fig5 fig6 fig7 fig8 figS1 figS2 figS3 figS4 figS5 figS6
@@ -633,6 +692,7 @@ def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, data_dir, 
     from analysis.reproduction import presets
     from analysis.reproduction.claims import NO_DATA
     from analysis.reproduction.reproduce import reproduce as reproduce_figure, write_index
+    from analysis.reproduction.runner import ensemble_size
 
     if scheduler is not None and ctx.get_parameter_source("scheduler") == ParameterSource.ENVIRONMENT and (
             cluster is not None or workers > 1):
@@ -657,7 +717,8 @@ def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, data_dir, 
         for name in figures:
             began = time.perf_counter()
             progress.console.print(f"[bold]{name}[/bold]: {FIGURES[name].title}")
-            summary = reproduce_figure(FIGURES[name], chosen, root, workers, data_dir, device, listener, client)
+            summary = reproduce_figure(FIGURES[name], chosen, root, workers, data_dir, device, listener, client,
+                                       ensemble_size(ensemble, device))
             verdicts = [c["verdict"] for c in summary["claims"]]
             progress.console.print(f"  {name}: {verdicts.count('held')}/{len(verdicts)} claims held, "
                                    f"{time.perf_counter() - began:.0f} s -> {os.path.join(root, name)}")
@@ -791,26 +852,46 @@ _register_toys()
 # ----------------------------------------------------------------------------- bench
 
 @click.command()
+@click.option("--workload", type=click.Choice(["engine", "ensemble", "all"]), default="engine", show_default=True,
+              help="engine: W1 and W2; ensemble: W4, one training epoch of a seed ensemble against a single net's; "
+                   "all: both.")
 @click.option("--repeats", type=click.IntRange(1), default=10, show_default=True,
-              help="Timed repeats per workload (the median is reported).")
+              help="Timed repeats per workload (the median is reported); W4 times this many epochs.")
 @device_option
 @click.option("--torch/--no-torch", "with_torch", default=True, show_default=True,
               help="Also time PyTorch eager on the same workloads and device, when it is installed.")
 @click.option("--skip", "skips", multiple=True, type=click.Choice(["plain", "residual"]),
               default=("plain", "residual"), show_default=True, help="Networks to time.")
-@click.option("--out", default=os.path.join("results", "bench", "engine.json"), show_default=True,
-              type=click.Path(dir_okay=False), help="Where to write the numbers (JSON).")
-def bench(repeats, device, with_torch, skips, out):
-    """Time W1 (Adam step, batch 500, fp32) and W2 (gradient and exact HVP, batch 1,024, fp64 and fp32)."""
-    from benchmarks import engine
-    from models.files import write_json
+@click.option("--members", type=click.IntRange(2), default=50, show_default=True, help="W4: nets in the ensemble.")
+@click.option("--images", type=click.IntRange(1), default=100_000, show_default=True,
+              help="W4: synthetic training images per epoch (a CPU try: --members 4 --images 2000).")
+@click.option("--out", default=None, type=click.Path(dir_okay=False),
+              help="Where to write the numbers (JSON; default results/bench/engine.json, or "
+                   "results/bench/ensemble.json for --workload ensemble). With --workload all, W4's go to "
+                   "ensemble.json in the same folder.")
+def bench(workload, repeats, device, with_torch, skips, members, images, out):
+    """Time W1 (Adam step, batch 500, fp32) and W2 (gradient and exact HVP, batch 1,024, fp64 and fp32),
+    or W4 (a training epoch of a seed ensemble against a single net's)."""
+    if out is None:
+        out = os.path.join("results", "bench", "ensemble.json" if workload == "ensemble" else "engine.json")
     writable(os.path.dirname(out) or ".")
     with console.status("timing") as status:
         def progress(what):
             status.update(f"timing {what}")
             if not console.is_terminal:
                 console.print(f"timing {what}")
-        result = engine.run(repeats, skips, with_torch, device, progress=progress)
+        if workload in ("engine", "all"):
+            _bench_engine(repeats, device, with_torch, skips, out, progress)
+        if workload in ("ensemble", "all"):
+            _bench_ensemble(members, images, repeats, device, with_torch, skips,
+                            out if workload == "ensemble" else os.path.join(os.path.dirname(out), "ensemble.json"),
+                            progress)
+
+
+def _bench_engine(repeats, device, with_torch, skips, out, progress):
+    from benchmarks import engine
+    from models.files import write_json
+    result = engine.run(repeats, skips, with_torch, device, progress=progress)
     write_json(out, result)
     machine = result["machine"]
     fmt = lambda value, spec: "" if value is None else format(value, spec)  # noqa: E731
@@ -820,6 +901,23 @@ def bench(repeats, device, with_torch, skips, out):
                          f"{machine['gemm_gflops_fp32']:.0f} GFLOP/s fp32, {machine['gemm_gflops_fp64']:.0f} fp64",
                          ("net", "workload", "minigrad ms", "PyTorch ms", "minigrad / PyTorch", "HVP / gradient"),
                          rows))
+    console.print(f"written to {out}")
+
+
+def _bench_ensemble(members, images, repeats, device, with_torch, skips, out, progress):
+    from benchmarks import ensemble
+    from models.files import write_json
+    result = ensemble.run(members, images, repeats, skips, with_torch, device, progress=progress)
+    write_json(out, result)
+    reference = "" if result["torch"] else ("; PyTorch not timed (--no-torch)" if not with_torch else
+                                            "; PyTorch is not installed: minigrad alone")
+    fmt = lambda value, spec: "" if value is None else format(value, spec)  # noqa: E731
+    rows = [(r["net"], r["workload"], f"{r['epoch_s']:.3g}", f"{r['net_epoch_s']:.3g}", fmt(r["torch_epoch_s"], ".3g"),
+             fmt(r["torch_net_epoch_s"], ".3g"), fmt(r["ratio"], ".2f")) for r in ensemble.table_rows(result)]
+    console.print(_table(f"W4: a training epoch of {images:,} images, batch 500, Adam, on {device} (median s of "
+                         f"{repeats} epochs; per net: the epoch / its nets){reference}",
+                         ("net", "workload", "minigrad s/epoch", "per net", "PyTorch s/epoch", "per net",
+                          "minigrad / PyTorch"), rows))
     console.print(f"written to {out}")
 
 

@@ -88,6 +88,27 @@ def train_cli(*args):
     return CliRunner().invoke(main, ["train", *map(str, args)])
 
 
+def test_train_members_is_their_single_runs_and_resumes(tmp_path):
+    net = ["--arch", "residual", "--depth", "3", "--width", "8", "--dataset", "synthetic", "--batch-size", "200",
+           "--dtype", "float64", "--seed", "4"]
+    result = train_cli(*net, "--members", "3", "--epochs", "1", "--out", tmp_path / "ens")
+    assert result.exit_code == 0, result.output
+    assert "3 seeds trained as one ensemble" in result.output
+    folders = sorted((tmp_path / "ens").iterdir())
+    assert [f.name[-2:] for f in folders] == ["s4", "s5", "s6"]
+    result = train_cli(*net, "--members", "3", "--epochs", "2", "--resume", "--out", tmp_path / "ens")
+    assert result.exit_code == 0, result.output
+    for folder in folders:
+        seed = folder.name.rsplit("-s", 1)[1]
+        alone = tmp_path / f"alone{seed}"
+        assert train_cli(*net[:-1], seed, "--epochs", "2", "--out", alone).exit_code == 0
+        strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]   # noqa: E731
+        assert strip(read_jsonl(folder / "metrics.jsonl")) == strip(read_jsonl(alone / "metrics.jsonl"))
+    result = train_cli(*net, "--members", "3", "--epochs", "3", "--lr", "0.01", "--resume", "--out", tmp_path / "ens")
+    assert result.exit_code != 0 and "was trained with other settings" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_train_and_resume(tmp_path):
     out = tmp_path / "run"
     args = ["--arch", "hyperres", "--depth", "4", "--width", "16", "--dataset", "synthetic", "--batch-size", "100",

@@ -26,6 +26,9 @@ from .flat import flat_groups
 from .optimizer import Optimizer
 
 
+CHUNK = 2 ** 16       # elements per piece of a NumPy step: the few arrays it touches stay in cache
+
+
 class Adam(Optimizer):
     def __init__(self, params, lr=5e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
@@ -61,6 +64,13 @@ class Adam(Optimizer):
         kernel = _kernel(param)
         if kernel is not None and param.flags.c_contiguous:
             kernel(grad, wd, 1 - b1, b1, 1 - b2, b2, 1 / math.sqrt(1 - b2 ** t), eps, lr / (1 - b1 ** t), param, m, v)
+            return
+        if param.size > CHUNK and param.flags.c_contiguous:
+            # ufuncs: a cache-sized piece at a time (an ensemble's buffers are tens of MB); the same numbers
+            param, grad, m, v = (a.reshape(-1) for a in (param, grad, m, v))
+            for start in range(0, param.size, CHUNK):
+                part = slice(start, start + CHUNK)
+                self._update(param[part], grad[part], m[part], v[part], t)
             return
         if wd:
             grad = grad + wd * param

@@ -240,9 +240,14 @@ class PerParameterAdam(optim.Optimizer):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_flat_adam_equals_per_parameter_adam_step_for_step(device, dtype):
-    """Training a residual MLP: the flat, whole-buffer Adam gives bit for bit the per-parameter Adam's weights."""
+@pytest.mark.parametrize("chunk", [None, 37])
+def test_flat_adam_equals_per_parameter_adam_step_for_step(device, dtype, chunk, monkeypatch):
+    """Training a residual MLP: the flat, whole-buffer Adam gives bit for bit the per-parameter Adam's weights,
+    also when NumPy steps the buffer in cache-sized pieces (chunk: a tiny piece size, so pieces are many)."""
     from models import MLP
+    from minigrad.optim import adam
+    if chunk:
+        monkeypatch.setattr(adam, "CHUNK", chunk)
     from minigrad import functional as F
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((64, 12)).astype(dtype), rng.integers(0, 5, 64)
