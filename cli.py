@@ -673,7 +673,7 @@ def _ensemble_option(ctx, param, value):
                    "system every worker can write.")
 @click.option("--ensemble", default="auto", show_default=True, callback=_ensemble_option, metavar="auto|off|N",
               help="Train the runs of a curve that differ only in their seed together, N at a time (one batched "
-                   "pass; every run folder and number as if trained alone). auto: 50 on cuda, off on the cpu.")
+                   "pass; every run folder and number as if trained alone). auto: 50 on cuda, 10 on the cpu.")
 @data_dir_option
 @device_option
 @click.pass_context

@@ -90,12 +90,12 @@ def ensembles(specs, size):
 
 
 def ensemble_size(setting, device):
-    """The largest ensemble --ensemble allows: 'off' is 1, N is N, 'auto' batches on the GPU (50) but not on
-    the CPU, where stacked members measured no faster per net than single runs (docs/guide.md)."""
+    """The largest ensemble --ensemble allows: 'off' is 1, N is N; 'auto' is 50 on the GPU, which one net leaves
+    idle, and 10 on the CPU, where members measured a few percent faster per net than single runs (docs/guide.md)."""
     if setting == "off":
         return 1
     if setting == "auto":
-        return 50 if device == "cuda" else 1
+        return 50 if device == "cuda" else 10
     return int(setting)
 
 

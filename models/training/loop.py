@@ -19,7 +19,10 @@ reports training accuracy. This loop does exactly that for any model the
 * measurements (Hessian spectra, singularity meters, ...) can be attached and run
   at chosen epochs; their numbers go into that epoch's metrics row;
 * a loss that is NaN or infinite stops the run with `Diverged`; the checkpoint of
-  the last finished epoch is kept;
+  the last finished epoch is kept (a step's loss is read once the next step is
+  queued, so a GPU never idles waiting for it; the extra step is never saved);
+* `train_ensemble` trains runs that differ only in their seed together, each into
+  its own folder, as `train` would train each alone (models/ensemble.py);
 * one process writes a run folder at a time (lock.py); a folder that cannot be used
   as asked (not a run, a damaged file, fewer epochs than done) raises `RunError`,
   one sentence that names the file and what to do.
@@ -35,6 +38,7 @@ from dataclasses import asdict, dataclass, fields
 import numpy
 
 import minigrad as mg
+from minigrad.backend import device_of
 from models.files import TMP_PREFIX, append_jsonl, remove_temporaries, write_json, write_jsonl
 from .checkpoint import load_checkpoint, save_checkpoint
 from .lock import LOCK, RunError, run_lock
@@ -257,30 +261,36 @@ def _train_together(members, data, arrays, measurements, progress):
         model.train()
         orders = [list(batches(len(data.train_y), config.batch_size, numpy.random.default_rng([m.config.seed, 1, epoch])))
                   for m in members]
-        total_loss, correct, seen, step = numpy.zeros(len(members)), 0, 0, 0
-        while step < steps_per_epoch:
-            index = mg.to_device(numpy.stack([order[step] for order in orders]), model.device)
-            x, y = mg.Tensor(train_x[index]), train_y[index]
-            losses, logits = objective(model, x, y, penalty=config.penalty, return_logits=True)
-            values = mg.to_host(losses.data).astype(float)
-            if not numpy.isfinite(values).all():
-                keep = numpy.isfinite(values)
-                for member, value in zip(members, values):
-                    if not numpy.isfinite(value):
-                        member.diverged(epoch, step, value)
-                if not keep.any():
-                    return
-                model, optimizer, members, orders, total_loss, correct = _without(
-                    model, optimizer, members, data, keep, orders, total_loss, correct)
-                continue                            # this step again, with the members left
-            optimizer.zero_grad()
-            losses.sum().backward()
-            optimizer.step()
-            total_loss += values * index.shape[1]
-            correct = correct + (logits.data.argmax(axis=-1) == y).sum(axis=-1)   # stays on the device until the end
-            seen += index.shape[1]
-            progress.step(epoch, step, float(values.mean()))
-            step += 1
+        total_loss, correct, seen = numpy.zeros(len(members)), 0, 0
+        pending = None     # a step's losses, read once the next step is queued: the device never waits for the host
+        for step in range(steps_per_epoch + 1):
+            current = None
+            if step < steps_per_epoch:
+                index = mg.to_device(numpy.stack([order[step] for order in orders]), model.device)
+                x, y = mg.Tensor(train_x[index]), train_y[index]
+                losses, logits = objective(model, x, y, penalty=config.penalty, return_logits=True)
+                optimizer.zero_grad()
+                losses.sum().backward()
+                optimizer.step()
+                correct = correct + (logits.data.argmax(axis=-1) == y).sum(axis=-1)   # stays on the device until the end
+                current = (step, losses.data, index.shape[1])
+            if pending is not None:
+                done, values, count = pending
+                values = mg.to_host(values).astype(float)
+                total_loss += values * count
+                seen += count
+                finite = numpy.isfinite(values)
+                if not finite.all():       # members are independent: the others' steps are untouched by a NaN
+                    for member, value in zip(members, values):
+                        if not numpy.isfinite(value):
+                            member.diverged(epoch, done, value)
+                    if not finite.any():
+                        return
+                    model, optimizer, members, kept = _without(model, optimizer, members, data, finite)
+                    orders, total_loss, correct = [orders[s] for s in kept], total_loss[kept], _take(correct, kept)
+                    current = current and (current[0], _take(current[1], kept), current[2])
+                progress.step(epoch, done, float(values[finite].mean()))
+            pending = current
         correct = mg.to_host(correct)
         rows = [{"epoch": epoch, "train_loss": float(total_loss[s] / seen), "train_acc": int(correct[s]) / seen, **test}
                 for s, test in enumerate(_evaluate(model, test_x, test_y, config.eval_batch_size, "test"))]
@@ -289,8 +299,8 @@ def _train_together(members, data, arrays, measurements, progress):
         member.finish()
 
 
-def _without(model, optimizer, members, data, keep, orders, total_loss, correct):
-    """The ensemble of the members marked in `keep`, in the state they are in now (before this step)."""
+def _without(model, optimizer, members, data, keep):
+    """The ensemble of the members marked in `keep`, in the state they are in now; and their indices."""
     kept = [s for s in range(len(members)) if keep[s]]
     optimizer_state = optimizer.state_dict()
     for s in kept:
@@ -299,8 +309,14 @@ def _without(model, optimizer, members, data, keep, orders, total_loss, correct)
     model, optimizer = _ensemble(members, data)
     for member in members:
         member.saved = None
-    correct = correct if isinstance(correct, int) else correct[mg.to_device(numpy.asarray(kept), model.device)]
-    return model, optimizer, members, [orders[s] for s in kept], total_loss[kept], correct
+    return model, optimizer, members, kept
+
+
+def _take(array, kept):
+    """The rows `kept` of a per-member device array (0, the empty count, stays 0)."""
+    if isinstance(array, int):
+        return array
+    return array[mg.to_device(numpy.asarray(kept), device_of(array))]
 
 
 def _check_folder(run_dir, resume):

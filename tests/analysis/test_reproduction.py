@@ -210,6 +210,9 @@ def test_cli_reproduce_and_index(tmp_path):
     assert "[figS3](figS3/report.md)" in index and "overestimates the degenerate fraction" in index
     bad = CliRunner().invoke(main, ["reproduce", "fig99", "--preset", "test", "--out", str(tmp_path)])
     assert bad.exit_code == 2 and "unknown figure 'fig99'" in bad.output and "Traceback" not in bad.output
+    for setting in ("0", "many"):
+        bad = CliRunner().invoke(main, ["reproduce", "figS3", "--preset", "test", "--ensemble", setting])
+        assert bad.exit_code == 2 and "choose auto, off or a whole number" in bad.output
 
 
 def test_help_names_every_figure():
@@ -325,7 +328,7 @@ def test_runs_differing_only_in_seed_are_grouped_into_ensembles():
         assert len({s.config.seed for s in group}) == len(group)
     assert all(len(g) == 1 for g in runner.ensembles(specs, 1))
     assert [runner.ensemble_size(setting, device) for setting, device in
-            (("off", "cuda"), (7, "cpu"), ("auto", "cpu"), ("auto", "cuda"))] == [1, 7, 1, 50]
+            (("off", "cuda"), (7, "cpu"), ("auto", "cpu"), ("auto", "cuda"))] == [1, 7, 10, 50]
 
 
 def test_ensembles_give_the_same_numbers_as_single_runs(tmp_path):
