@@ -23,7 +23,7 @@ measurements and checkpoints read, and what `load_state_dict` writes through.
 """
 import copy
 
-from minigrad import nn, stack
+from minigrad import get_array_module, nn, stack
 
 from .build import build
 
@@ -37,18 +37,12 @@ def ensemble(configs, device="cpu"):
 
 def _stack(arrays):
     """Members' arrays on a leading axis; vectors (n,) as (S, 1, n)."""
-    xp = _xp(arrays[0])
-    return xp.stack([a.reshape(1, -1) if a.ndim == 1 else a for a in arrays])
+    return get_array_module(arrays[0]).stack([a.reshape(1, -1) if a.ndim == 1 else a for a in arrays])
 
 
 def _unstack(array, s, shape):
     """Member s's view of a stacked array, in the member's own shape."""
     return array[s].reshape(shape)
-
-
-def _xp(array):
-    from minigrad import get_array_module
-    return get_array_module(array)
 
 
 class _Hidden:
@@ -74,6 +68,8 @@ class Stacked(nn.Module):
             for name in target.buffer_names:
                 setattr(target, name, _stack([getattr(part, name) for part in parts]))
         self.config = self.net.config
+        for s in range(self.size):      # the members' own arrays become views: one copy of the weights, not two
+            self.member(s)
 
     def _pairs(self):
         """(module of the stacked net, the same module of every member), over the whole tree."""

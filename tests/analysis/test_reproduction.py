@@ -345,3 +345,10 @@ def test_ensembles_give_the_same_numbers_as_single_runs(tmp_path):
     strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]   # noqa: E731
     for spec in (s for runs in FIGURES["fig3"].groups(TEST).values() for s in runs):
         assert strip(runner.metrics(str(tmp_path / "on"), spec)) == strip(runner.metrics(str(tmp_path / "off"), spec))
+
+
+def test_fig4_shares_fig5s_plain_runs():
+    for preset in (TEST, presets.get("quick"), presets.get("paper")):
+        fig4 = [s.name for s in FIGURES["fig4"].groups(preset)["Plain"]]
+        fig5 = [s.name for s in FIGURES["fig5"].groups(preset)["Plain (CIFAR-100)"]]
+        assert fig5 == fig4[:len(fig5)]
