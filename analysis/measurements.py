@@ -5,7 +5,7 @@ the `models.training.Measurement` hooks that `models.training.train` runs at the
 so every estimate sees exactly the weights and data of that epoch.
 
     plan = {"hessian": {"methods": ["moments"], "epochs": [0, 2, 8], "samples": 512, "probes": 5,
-                        "steps": 100},
+                        "steps": 100, "windows": [1e-06, 3.16e-06, ..., 1.0]},
             "meters": {"samples": 500}}
 
 hessian: the spectrum of the Hessian of the training objective (cross-entropy plus
@@ -21,25 +21,33 @@ hessian: the spectrum of the Hessian of the training objective (cross-entropy pl
     (hessian/degeneracy, hessian/negativity) and the fit (hessian/w, xi, omega,
     alpha); "exact" the dense eigendecomposition (small nets); "slq" Lanczos
     quadrature with `steps` steps per probe. All three use the same window (|λ| <=
-    3e-3, analysis/spectra/window.py) and the same operator.
+    3e-3, analysis/spectra/window.py) and the same operator, and each also records its
+    degenerate and negative fractions at every one of `windows` (hessian/<method>_degenerate_curve,
+    hessian/<method>_negative_curve, method mixture, exact or slq), so no single window decides.
 meters: every singularity meter and the activation scale (analysis/meters.py) on the
     first `samples` training examples, every epoch (they cost a forward and a
     backward pass), per layer.
 """
+from analysis.spectra.window import WINDOWS
 from models.training import Measurement
 
 # the dense Hessians of an ensemble's members are built at once up to this many bytes (per device); beyond, one by one
 EXACT_BATCH_BYTES = {"cpu": 2 ** 30, "strict": 2 ** 30, "cuda": 2 ** 34}
 
 
-def hessian_measurement(methods, epochs, samples, probes, steps=100):
+def hessian_measurement(methods, epochs, samples, probes, steps=100, windows=WINDOWS):
     from analysis.spectra.exact import exact_spectrum
     from analysis.spectra.hessian import HessianOperator
     from analysis.spectra.moments import moment_spectrum
     from analysis.spectra.slq import slq_spectrum
+    from analysis.spectra.window import fraction_curves
 
     def listed(result):
         return result if isinstance(result, list) else [result]
+
+    def curves(method, found):
+        """The fractions over `windows` as two lists (the plan records the windows)."""
+        return {f"{method}_degenerate_curve": found["degenerate"], f"{method}_negative_curve": found["negative"]}
 
     def measure(model, data, epoch):
         """One dict per member: a single net, or every member of a stacked ensemble from one operator."""
@@ -52,18 +60,22 @@ def hessian_measurement(methods, epochs, samples, probes, steps=100):
             for row, result in zip(out, listed(moment_spectrum(operator, probes=probes, seed=epoch))):
                 row.update(degeneracy=result.degeneracy_index, negativity=result.negativity_index, **result.fit.params)
                 row.update({f"m{k}": float(m) for k, m in enumerate(result.moments, 1)})
+                row.update(curves("mixture", fraction_curves(lambda w: result.fit.cdf(), windows)))
         if "exact" in methods:
             if members * operator.dim ** 2 * 8 <= EXACT_BATCH_BYTES.get(model.device.name, 2 ** 30):
-                results = listed(exact_spectrum(operator, keep_eigenvalues=False))
+                results = listed(exact_spectrum(operator, keep_eigenvalues=False, windows=windows))
             else:           # one member's dense Hessian at a time
-                results = [exact_spectrum(operator_of(model.member(s)), keep_eigenvalues=False) for s in range(members)]
+                results = [exact_spectrum(operator_of(model.member(s)), keep_eigenvalues=False, windows=windows)
+                           for s in range(members)]
             for row, result in zip(out, results):
                 row.update(exact_degenerate=result["fractions"]["degenerate"],
-                           exact_negative=result["fractions"]["negative"])
+                           exact_negative=result["fractions"]["negative"], **curves("exact", result["curves"]))
         if "slq" in methods:
-            results = listed(slq_spectrum(operator, steps=min(steps, operator.dim), probes=probes, seed=epoch))
+            results = listed(slq_spectrum(operator, steps=min(steps, operator.dim), probes=probes, seed=epoch,
+                                          windows=windows))
             for row, result in zip(out, results):
-                row.update(slq_degenerate=result["fractions"]["degenerate"], slq_negative=result["fractions"]["negative"])
+                row.update(slq_degenerate=result["fractions"]["degenerate"], slq_negative=result["fractions"]["negative"],
+                           **curves("slq", result["curves"]))
         return out
 
     return Measurement("hessian", lambda model, data, epoch: measure(model, data, epoch)[0], epochs=set(epochs),
@@ -76,7 +88,8 @@ def measurements(plan):
     out = []
     if "hessian" in plan:
         h = plan["hessian"]
-        out.append(hessian_measurement(h["methods"], h["epochs"], h["samples"], h["probes"], h.get("steps", 100)))
+        out.append(hessian_measurement(h["methods"], h["epochs"], h["samples"], h["probes"], h.get("steps", 100),
+                                       tuple(h.get("windows", WINDOWS))))
     if "meters" in plan:
         out.append(meters.measurement(n_samples=plan["meters"]["samples"], name="meters"))
     return out
@@ -88,7 +101,8 @@ def plan(preset, epochs, methods=("moments",), hessian_epochs=None, meters=True,
     if methods:
         samples = samples or (preset.exact_samples if "exact" in methods else preset.hessian_samples)
         out["hessian"] = {"methods": list(methods), "epochs": sorted(hessian_epochs or preset.hessian_epochs(epochs)),
-                          "samples": samples, "probes": preset.probes, "steps": preset.slq_steps}
+                          "samples": samples, "probes": preset.probes, "steps": preset.slq_steps,
+                          "windows": list(WINDOWS)}
     if meters:
         out["meters"] = {"samples": preset.meter_samples}
     return out

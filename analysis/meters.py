@@ -43,6 +43,11 @@ The meters (flat key prefix in `measurement` in brackets):
   f(pre) is exactly 0; the ReLU branch, not the sum with the skip (which is rarely
   exactly 0), per layer; "mean" averages all L layers (Fig 7b averages "all hidden
   units": with equal widths this is the pooled fraction).
+* silent units [silent]: the fraction of units whose ReLU output is exactly 0 for every
+  example of the subset, units that never respond over the data; per layer, "mean" over
+  all L layers (for a conv layer a unit is a channel, silent when it is 0 at every
+  position of every example). The paper's Fig 7b "zero responses" are 3-7%, far below
+  the share of zero (unit, example) pairs (above): this reading fits its scale.
 * linear dependence [erank_<source>, pr_<source>, top3_<source>]: the paper's v8
   measure was not recovered (docs/paper.md §6 item 1), so three standard spectral summaries of
   the covariance C of a layer's responses over the data subset, eigenvalues λ_i ≥ 0:
@@ -98,16 +103,17 @@ import numpy
 import minigrad as mg
 from minigrad import functional as F
 
-METERS = ("elimination", "overlap", "zero_responses", "linear_dependence", "gradient_norms", "activation_scale")
+METERS = ("elimination", "overlap", "zero_responses", "silent_units", "linear_dependence", "gradient_norms",
+          "activation_scale")
 WEIGHT_METERS = ("elimination", "overlap")
-ACTIVITY_METERS = ("zero_responses", "linear_dependence", "gradient_norms", "activation_scale")
+ACTIVITY_METERS = ("zero_responses", "silent_units", "linear_dependence", "gradient_norms", "activation_scale")
 SOURCES = ("out", "relu")
 N_SAMPLES = 1000
 BATCH_SIZE = 500
 TOP = 3
 DEAD = 1e-12          # a layer whose total variance is at most this fraction of its mean square is dead
-FLAT = {"elimination": "elimination", "overlap": "overlap", "zero_responses": "zero", "gradient_norms": "grad",
-        "activation_scale": "rms"}
+FLAT = {"elimination": "elimination", "overlap": "overlap", "zero_responses": "zero", "silent_units": "silent",
+        "gradient_norms": "grad", "activation_scale": "rms"}
 
 
 # ----------------------------------------------------------------------------- weights
@@ -258,7 +264,7 @@ def _activity_meters(model, x, labels, want, batch_size=BATCH_SIZE, sources=SOUR
             with mg.grad_mode(grads):
                 logits = model(xb, record=record)
             if zeros is None:
-                zeros = [0] * len(record)
+                zeros, fired = [0] * len(record), [None] * len(record)
                 grad_sums = [0] * len(record)
                 units = [r["relu"].size // b for r in record]
                 moments = {s: [_Moments() for _ in record] for s in sources}
@@ -267,6 +273,10 @@ def _activity_meters(model, x, labels, want, batch_size=BATCH_SIZE, sources=SOUR
             if "zero_responses" in want:
                 for l, r in enumerate(record):
                     zeros[l] = zeros[l] + (r["relu"].data == 0).sum()
+            if "silent_units" in want:
+                for l, r in enumerate(record):
+                    now = (_units(r["relu"].data) != 0).any(axis=0)
+                    fired[l] = now if fired[l] is None else fired[l] | now
             if "linear_dependence" in want:
                 for l, r in enumerate(record):
                     for s in sources:
@@ -294,6 +304,10 @@ def _activity_meters(model, x, labels, want, batch_size=BATCH_SIZE, sources=SOUR
         counts = mg.to_host(xp.stack([xp.asarray(z, dtype=xp.float64) for z in zeros]))
         values = [float(c) / (n * u) for c, u in zip(counts, units)]
         out["zero_responses"] = {"layers": values, "mean": _mean(values)}
+    if "silent_units" in want:
+        shares = mg.to_host(xp.stack([1.0 - f.astype(xp.float64).mean() for f in fired]))
+        values = [float(v) for v in shares]
+        out["silent_units"] = {"layers": values, "mean": _mean(values)}
     if "linear_dependence" in want:
         result = {}
         for s in sources:
@@ -345,6 +359,11 @@ def _on(model, x, labels):
 def activation_scale(model, x, batch_size=BATCH_SIZE):
     """RMS of each hidden layer's output x_l over examples and units, and of the logits; eval mode, no graph."""
     return _activity_meters(model, x, None, ("activation_scale",), batch_size)["activation_scale"]
+
+
+def silent_units(model, x, batch_size=BATCH_SIZE):
+    """{'layers', 'mean'}: the share of each hidden layer's units that never respond (ReLU 0 on every example)."""
+    return _activity_meters(model, x, None, ("silent_units",), batch_size)["silent_units"]
 
 
 def zero_responses(model, x, batch_size=BATCH_SIZE):

@@ -19,17 +19,20 @@ import numpy
 import minigrad as mg
 from models.files import jsonable
 
-from .window import WINDOW, discrete_cdf, fractions
+from .window import WINDOW, WINDOWS, discrete_cdf, fraction_curves, fractions
 
 LIMIT = 10_000
 
 
-def spectrum_summary(eigenvalues, window=WINDOW, extremes=5):
-    """Fractions, moments and extremes of a set of eigenvalues (no eigenvalues themselves)."""
+def spectrum_summary(eigenvalues, window=WINDOW, extremes=5, windows=WINDOWS):
+    """Fractions (at `window`, and as curves over `windows`), moments and extremes of a set of eigenvalues
+    (no eigenvalues themselves)."""
     ev = numpy.sort(numpy.asarray(eigenvalues, dtype=numpy.float64).ravel())
     count = min(extremes, ev.size)
+    cdf = discrete_cdf(ev)
     return {
-        "fractions": fractions(discrete_cdf(ev), window),
+        "fractions": fractions(cdf, window),
+        "curves": fraction_curves(lambda w: cdf, windows),
         "moments": {k: float(numpy.mean(ev ** k)) for k in (1, 2, 3, 4)},
         "top": ev[::-1][:count], "bottom": ev[:count],
         "max": float(ev[-1]), "min": float(ev[0]),
@@ -37,7 +40,7 @@ def spectrum_summary(eigenvalues, window=WINDOW, extremes=5):
     }
 
 
-def exact_spectrum(operator, window=WINDOW, limit=LIMIT, keep_eigenvalues=True, progress=None):
+def exact_spectrum(operator, window=WINDOW, limit=LIMIT, keep_eigenvalues=True, progress=None, windows=WINDOWS):
     """All eigenvalues of the operator's dense matrix, with fractions and moments; a JSON-ready dict.
 
     operator    has .dim, .dense() (symmetric, on its device) and optionally .info(),
@@ -45,6 +48,7 @@ def exact_spectrum(operator, window=WINDOW, limit=LIMIT, keep_eigenvalues=True, 
     limit       the largest dimension accepted (a ValueError beyond it: use SLQ)
     keep_eigenvalues  store all eigenvalues (ascending) in the result; False keeps only the summary
     progress    called after each of the dim Hessian-vector products (for a progress bar)
+    windows     the windows of the fraction curves (window.WINDOWS)
 
     Keys: eigenvalues (ascending, if kept), fractions, moments {1..4: (1/N) Σ λ^k},
     top (largest 5, descending), bottom (smallest 5, ascending), max, min, window, n,
@@ -64,7 +68,7 @@ def exact_spectrum(operator, window=WINDOW, limit=LIMIT, keep_eigenvalues=True, 
     results = []
     for member in matrices:
         eigenvalues = numpy.linalg.eigvalsh(member)
-        result = {"method": "exact", "n": dim, **spectrum_summary(eigenvalues, window),
+        result = {"method": "exact", "n": dim, **spectrum_summary(eigenvalues, window, windows=windows),
                   "seconds": {"dense": (built - began) / len(matrices), "eigvalsh": time.perf_counter() - built},
                   "operator": operator.info() if hasattr(operator, "info") else {"dim": dim}}
         if keep_eigenvalues:

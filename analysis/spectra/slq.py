@@ -63,7 +63,7 @@ import minigrad as mg
 from models.files import jsonable
 
 from .lanczos import DEFAULT_TOL, gauss_quadrature, lanczos
-from .window import WINDOW, discrete_cdf, fractions
+from .window import WINDOW, WINDOWS, discrete_cdf, fraction_curves, fractions
 
 DEFAULT_STEPS = 100
 DEFAULT_PROBES = 10
@@ -152,7 +152,7 @@ def density(nodes, weights, sigma, grid=None, points=4001, expand=5.0):
 
 
 def slq_spectrum(operator, steps=DEFAULT_STEPS, probes=DEFAULT_PROBES, seed=0, sigma=None, window=WINDOW,
-                 reorthogonalize=True, tol=DEFAULT_TOL, density_sigma=None, progress=None):
+                 reorthogonalize=True, tol=DEFAULT_TOL, density_sigma=None, progress=None, windows=WINDOWS):
     """Estimate the spectrum of `operator` (e.g. analysis.spectra.HessianOperator) by SLQ; a JSON-ready dict.
 
     operator    has .dim and .matvec(flat float64 vector on its device) -> flat float64 vector;
@@ -166,7 +166,8 @@ def slq_spectrum(operator, steps=DEFAULT_STEPS, probes=DEFAULT_PROBES, seed=0, s
     progress    called once per Lanczos step (steps x probes calls), e.g. to advance a bar
 
     The dict holds: per probe (alphas, betas, nodes, weights, steps done, its fractions);
-    fractions of the pooled quadrature and their standard error over probes; quadrature
+    fractions of the pooled quadrature and their standard error over probes; `curves`, the
+    pooled fractions at every window of window.WINDOWS, each smoothed by that window's default sigma; quadrature
     moments k = 1..4 (estimates of (1/N) tr H^k); `top` and `bottom`: the 5 largest and
     smallest Ritz values, each the extreme over probes (by interlacing every Ritz value
     is on the inner side of its eigenvalue, so the outermost is the best estimate);
@@ -200,7 +201,7 @@ def slq_spectrum(operator, steps=DEFAULT_STEPS, probes=DEFAULT_PROBES, seed=0, s
     seconds = (time.perf_counter() - began) / members
     settings = {"steps": steps, "probes": probes, "seed": seed, "probe": "rademacher",
                 "reorthogonalize": bool(reorthogonalize), "tol": tol, "sigma": sigma, "sigma_is": "standard deviation",
-                "window": window, "seconds": seconds,
+                "window": window, "windows": windows, "seconds": seconds,
                 "operator": operator.info() if hasattr(operator, "info") else {"dim": dim}}
     if products is not None:
         settings["products"] = operator.products - products
@@ -224,6 +225,7 @@ def _summary(runs, breakdowns, density_sigma, settings):
                           if density_sigma is None else float(density_sigma)),
         "window": window,
         "fractions": slq_fractions(runs, sigma, window),
+        "curves": fraction_curves(lambda w: discrete_cdf(nodes, weights, default_sigma(w)), settings["windows"]),
         "fraction_stderr": stderr,
         "moments": quadrature_moments(nodes, weights),
         "top": top, "bottom": bottom,

@@ -89,6 +89,23 @@ def test_zero_responses_of_silent_and_always_on_layers():
     assert dead["erank"]["layers"][1] == 0.0 and all(math.isfinite(v) for s in dead.values() for v in s["layers"])
 
 
+def test_silent_units_are_those_that_never_respond(device):
+    """A unit is silent when it is 0 on every example: half the (unit, example) pairs can be 0 with no unit silent."""
+    model = mlp(inputs=1, width=4, depth=1)
+    set_layer(model, 0, [[1.0], [-1.0], [0.0], [0.0]], bias=[0.0, 0.0, -1.0, 1.0])   # x, -x, never, always
+    x = numpy.linspace(-1.0, 1.0, 9)[:, None]
+    x = x[x[:, 0] != 0]                                                    # no example at 0: each sign fires half
+    model.to(device)
+    assert meters.silent_units(model, x, batch_size=3)["layers"] == [0.25]              # only the third unit
+    assert meters.zero_responses(model, x)["layers"] == [pytest.approx(0.5)]
+    conv = ConvNet(blocks=1, widths=(4, 8), classes=3, skip="plain", rng=0, dtype=numpy.float64).to(device)
+    images = numpy.random.default_rng(0).standard_normal((6, 3, 8, 8))
+    record = []
+    conv(mg.tensor(images, device=device), record=record)
+    expected = [float((mg.to_host(r["relu"].data) == 0).all(axis=(0, 2, 3)).mean()) for r in record]
+    assert meters.silent_units(conv, images)["layers"] == pytest.approx(expected)
+
+
 def test_copies_of_two_units_have_rank_two_and_independent_units_full_rank():
     model = mlp(inputs=2, width=8, depth=1)
     set_layer(model, 0, [[1.0, 0.0]] * 4 + [[0.0, 1.0]] * 4, bias=10.0)   # copies, always in the linear range

@@ -335,3 +335,14 @@ def test_exact_spectrum_refuses_large_operators():
             raise AssertionError("must not build the dense matrix")
     with pytest.raises(ValueError, match="limit of 10000"):
         exact_spectrum(Big())
+
+
+def test_fraction_curves_read_a_known_spectrum_at_every_window():
+    from analysis.spectra.exact import spectrum_summary
+    from analysis.spectra.window import WINDOWS, fraction_curves, discrete_cdf
+    assert WINDOWS[0] == 1e-6 and WINDOWS[-1] == 1.0 and len(WINDOWS) == 13
+    ev = numpy.array([-2.0, -1e-3, 0.0, 1e-5, 0.5])
+    curves = fraction_curves(lambda w: discrete_cdf(ev), windows=(1e-6, 1e-4, 3e-3, 1.0))
+    assert curves["degenerate"] == pytest.approx([0.2, 0.4, 0.6, 0.8])
+    assert curves["negative"] == pytest.approx([0.4, 0.4, 0.2, 0.2])
+    assert spectrum_summary(ev)["curves"]["windows"] == list(WINDOWS)
