@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy
 
 from ..reproduction import aggregate
-from ..reproduction.claims import HELD, NO_DATA, NOT_HELD, WITHIN
+from ..reproduction.claims import HELD, NO_DATA, NO_FIT, NOT_HELD, WITHIN, fits_ok
 from ..reproduction.spec import Figure, Scatter
 from .figS2 import groups as s2_groups
 
@@ -44,6 +44,8 @@ class Bias:
             verdict = NOT_HELD
         else:
             verdict = HELD if stats["se"] and self.sign * stats["mean"] > stats["se"] else WITHIN
+        if verdict != NO_DATA and not fits_ok(rows_by_group, self.estimate, "last"):
+            verdict = NO_FIT
         measured = "n/a" if stats["mean"] is None else (
             f"estimate − exact = {stats['mean']:+.4f} ± {stats['se'] or float('nan'):.4f} (n={stats['n']}); "
             f"exact {p[:, 0].mean():.4f}, estimate {p[:, 1].mean():.4f}")
@@ -67,9 +69,10 @@ class Linear:
                     "measured": measured, "verdict": NO_DATA if len(p) < 3 else NOT_HELD}
         r, pvalue = st.pearsonr(p[:, 0], p[:, 1])
         slope = numpy.polyfit(p[:, 0], p[:, 1], 1)[0]
+        verdict = HELD if r > 0 and pvalue < 0.05 else NOT_HELD
         return {"claim": self.text, "metric": self.estimate, "at": "last", "epochs": [], "stats": {},
                 "measured": f"r = {r:.3f}, p = {pvalue:.2g}, slope {slope:.3g} (n={len(p)})",
-                "verdict": HELD if r > 0 and pvalue < 0.05 else NOT_HELD}
+                "verdict": verdict if fits_ok(rows_by_group, self.estimate, "last") else NO_FIT}
 
 
 @dataclass

@@ -8,7 +8,15 @@ Derived per-row quantities (added before aggregating, so they get SEs too):
   meters/grad/first_over_last   gradient norm at hidden layer 1 / at the last hidden
                                 layer: < 1 means gradients vanish toward the input
   meters/rms/growth_last_first  RMS of the last hidden layer's output / the first's
+  hessian/fit_error, fit_edges, fit_ok
+                                the mixture fit of the row's Skilling moments m1..m4 on the
+                                paper's grid, judged by the declared rule
+                                (analysis/spectra/moments.py, fit_diagnostics)
+  hessian/wide/...              the same moments fitted on the declared wide grid
+                                (moments.wide_grids): degeneracy, negativity, w, xi, omega,
+                                alpha and the same diagnostics
 """
+import functools
 import math
 import re
 
@@ -46,7 +54,23 @@ def derive(row):
     layers = layer_series(row, "meters/rms")
     if len(layers) >= 2 and layers[0][1]:
         row["meters/rms/growth_last_first"] = layers[-1][1] / layers[0][1]
+    moments = tuple(row.get(f"hessian/m{k}") for k in (1, 2, 3, 4))
+    if None not in moments:
+        paper, wide = _fits(moments)
+        row.update({f"hessian/{k}": v for k, v in paper.items()})
+        row.update({f"hessian/wide/{k}": v for k, v in wide.items()})
     return row
+
+
+@functools.lru_cache(maxsize=None)
+def _fits(moments):
+    """The diagnostics of the paper-grid fit, and the wide-grid fit with its indices, of moments m1..m4."""
+    from analysis.spectra.moments import fit_diagnostics, fit_mixture, wide_grids
+    paper = fit_diagnostics(fit_mixture(moments))
+    fit = fit_mixture(moments, wide_grids())
+    wide = {"degeneracy": fit.degeneracy_index, "negativity": fit.negativity_index, **fit.params,
+            **fit_diagnostics(fit)}
+    return paper, wide
 
 
 def curves(runs_rows):
@@ -78,6 +102,15 @@ def _read(rows, metric, at):
         return (None, float(numpy.mean([v for _, v in later]))) if later else (None, None)
     exact = [(e, v) for e, v in measured if e == at]
     return exact[0] if exact else (None, None)
+
+
+def rows_read(rows, metric, at):
+    """The rows of one run that `value_at` reads (all epochs >= 1 for 'mean')."""
+    measured = [r for r in rows if r.get(metric) is not None]
+    if at == "mean":
+        return [r for r in measured if r["epoch"] >= 1]
+    epoch = _read(rows, metric, at)[0]
+    return [r for r in measured if r["epoch"] == epoch]
 
 
 def value_at(rows, metric, at):

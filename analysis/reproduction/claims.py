@@ -9,17 +9,41 @@ standard error per group, and says one of:
   not held      some pair of means is in the opposite order
   no data       a group has no value (a run failed or the metric was not measured)
 
+  no fit        the claim reads the paper's mixture fit (its indices or parameters) and
+                some run's fit does not represent its moments (the declared rule of
+                analysis/spectra/moments.py: relative moment error above FIT_ERROR_MAX, or
+                a parameter on an end of its grid); the numbers are shown, not judged
+
 `Similar` (the paper's "≈") holds when the difference is within 2 SE of itself;
-`Range` when every group's mean lies in a stated interval.
+`Range` when every group's mean lies in a stated interval. A claim on the mixture fit
+is also evaluated on the same moments fitted on the declared wide grid
+(moments.wide_grids), and both verdicts are reported.
 Two-sided statistics with so few seeds are rough; the table shows the numbers
 so the reader can judge, and the verdict never hides them.
 """
+import dataclasses
 import math
 from dataclasses import dataclass
 
 from . import aggregate
 
-HELD, WITHIN, NOT_HELD, NO_DATA = "held", "within error", "not held", "no data"
+HELD, WITHIN, NOT_HELD, NO_DATA, NO_FIT = "held", "within error", "not held", "no data", "no fit"
+MIXTURE = ("degeneracy", "negativity", "w", "xi", "omega", "alpha")     # what a claim reads from the mixture fit
+
+
+def fits_ok(rows_by_group, metric, at, groups=None):
+    """False when `metric` comes from the mixture fit and a fit it is read from does not represent its moments."""
+    flag = _fit_flag(metric)
+    return flag is None or all(row.get(flag) == 1.0 for g in (groups or rows_by_group)
+                               for rows in rows_by_group.get(g, []) for row in aggregate.rows_read(rows, metric, at))
+
+
+def _fit_flag(metric):
+    """The row key saying whether the fit behind `metric` represents its moments; None when no fit is behind it."""
+    for prefix in ("hessian/wide/", "hessian/"):
+        if metric.startswith(prefix) and metric[len(prefix):] in MIXTURE:
+            return prefix + "fit_ok"
+    return None
 
 
 def format_stats(stats, percent=False):
@@ -53,9 +77,17 @@ class Order:
         epochs = {aggregate.epoch_of(rows, self.metric, self.at)
                   for g in self.groups for rows in rows_by_group.get(g, [])} - {None}
         verdict = self.verdict([stats[g] for g in self.groups])
+        flag = _fit_flag(self.metric)
+        if verdict != NO_DATA and not fits_ok(rows_by_group, self.metric, self.at, self.groups):
+            verdict = NO_FIT
         measured = "; ".join(f"{g} {format_stats(stats[g], self.percent)}" for g in self.groups)
-        return {"claim": self.text, "metric": self.metric, "at": self.at, "epochs": sorted(epochs),
-                "stats": stats, "measured": measured, "verdict": verdict}
+        out = {"claim": self.text, "metric": self.metric, "at": self.at, "epochs": sorted(epochs),
+               "stats": stats, "measured": measured, "verdict": verdict}
+        if flag == "hessian/fit_ok":          # the paper's grid: report the declared wide grid too
+            wide = dataclasses.replace(self, metric="hessian/wide/" + self.metric[len("hessian/"):])
+            twin = wide.evaluate(rows_by_group)
+            out["wide"] = {k: twin[k] for k in ("metric", "stats", "measured", "verdict")}
+        return out
 
     def verdict(self, stats):
         if any(s["mean"] is None for s in stats):

@@ -58,10 +58,10 @@ def finish(figure, preset, out, claims, summary, seconds):
     write_json(os.path.join(out, "numbers.json"), summary, indent=None)   # data, not prose: compact
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["figure", "claim", "metric", "at", "epochs", "measured", "verdict"])
+    writer.writerow(["figure", "claim", "metric", "at", "epochs", "measured", "verdict", "wide grid verdict"])
     for c in claims:
         writer.writerow([figure.name, c["claim"], c["metric"], c["at"], " ".join(map(str, c["epochs"])),
-                         c["measured"], c["verdict"]])
+                         c["measured"], c["verdict"], c.get("wide", {}).get("verdict", "")])
     write_text(os.path.join(out, "claims.csv"), buffer.getvalue())
     write_text(os.path.join(out, "report.md"), report(figure, preset, claims, summary))
     return summary
@@ -76,7 +76,10 @@ def claims_table(rows, with_figure=False):
             c["at"], f"epoch {c['at']}")
         if c["epochs"] and c["at"] in ("last", "early"):
             at = f"{at} ({', '.join(map(str, c['epochs']))})"
-        cells = [c["claim"], at or "—", c["measured"], f"**{c['verdict']}**"]
+        verdict = f"**{c['verdict']}**"
+        if "wide" in c:
+            verdict += f" (wide grid: {c['wide']['verdict']}; {c['wide']['measured']})"
+        cells = [c["claim"], at or "—", c["measured"], verdict]
         lines.append(("| " + figure + " " if with_figure else "") +
                      "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(lines)

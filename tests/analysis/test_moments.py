@@ -234,3 +234,18 @@ def test_moment_spectrum_end_to_end_is_json_ready(small_net_hessian):
     assert out["degeneracy_index"] == result.degeneracy_index > 0.99
     lam, logp = result.density_curve(numpy.linspace(-1, 1, 11))
     numpy.testing.assert_allclose(logp, result.fit.logpdf(lam))
+
+
+def test_fit_diagnostics_flag_a_stuck_fit_and_pass_a_good_one():
+    from analysis.spectra.moments import (FIT_ERROR_MAX, fit_diagnostics, fit_mixture, mixture_moments, paper_grids,
+                                          wide_grids)
+    grids = paper_grids()
+    inside = {k: float(grids[k][20]) for k in ("w", "xi", "omega", "alpha")}       # a grid point, no edge
+    good = fit_diagnostics(fit_mixture(mixture_moments(**inside)))
+    assert good["fit_ok"] == 1.0 and good["fit_edges"] == 0 and good["fit_error"] < 1e-9
+    wide_spectrum = mixture_moments(w=0.3, xi=0.0, omega=5e4, alpha=0.0)           # beyond the paper's grid
+    stuck = fit_mixture(wide_spectrum)
+    assert stuck.at_grid_edge and fit_diagnostics(stuck)["fit_ok"] == 0.0
+    assert fit_diagnostics(stuck)["fit_error"] == stuck.objective
+    assert fit_mixture(wide_spectrum, wide_grids()).objective < stuck.objective < float("inf")
+    assert FIT_ERROR_MAX == 1.0

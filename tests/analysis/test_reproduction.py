@@ -352,3 +352,29 @@ def test_fig4_shares_fig5s_plain_runs():
         fig4 = [s.name for s in FIGURES["fig4"].groups(preset)["Plain"]]
         fig5 = [s.name for s in FIGURES["fig5"].groups(preset)["Plain (CIFAR-100)"]]
         assert fig5 == fig4[:len(fig5)]
+
+
+def _fit_rows(values, ok, metric="hessian/degeneracy"):
+    return [[{"epoch": 0}, {"epoch": 1, metric: v, "hessian/fit_ok": float(good),
+                            "hessian/wide/degeneracy": v, "hessian/wide/fit_ok": 1.0}]
+            for v, good in zip(values, ok)]
+
+
+def test_a_claim_on_a_fit_that_misses_its_moments_is_no_fit():
+    from analysis.reproduction.claims import NO_FIT
+    claim = Order("a > b", "hessian/degeneracy", ("a", "b"), at="last")
+    fine = claim.evaluate({"a": _fit_rows([0.9, 0.91, 0.92], [1, 1, 1]), "b": _fit_rows([0.1, 0.11, 0.12], [1, 1, 1])})
+    assert fine["verdict"] == HELD and fine["wide"]["verdict"] == HELD and fine["wide"]["metric"] == "hessian/wide/degeneracy"
+    stuck = claim.evaluate({"a": _fit_rows([0.9, 0.91, 0.92], [1, 0, 1]), "b": _fit_rows([0.1, 0.11, 0.12], [1, 1, 1])})
+    assert stuck["verdict"] == NO_FIT and stuck["wide"]["verdict"] == HELD
+    other = Order("a > b", "train_acc", ("a", "b"), at="last")        # not read from a fit: judged as ever
+    assert other.evaluate({"a": _rows([0.9, 0.91, 0.92]), "b": _rows([0.1, 0.11, 0.12])})["verdict"] == HELD
+
+
+def test_derived_rows_carry_both_fits_of_their_moments():
+    from analysis.spectra.moments import mixture_moments
+    m = mixture_moments(w=5e-4, xi=10.0, omega=3.0, alpha=1.0)
+    row = aggregate.derive({"epoch": 2, **{f"hessian/m{k}": float(v) for k, v in enumerate(m, 1)}})
+    assert {"hessian/fit_error", "hessian/fit_edges", "hessian/fit_ok", "hessian/wide/degeneracy",
+            "hessian/wide/negativity", "hessian/wide/w", "hessian/wide/fit_ok"} <= set(row)
+    assert row["hessian/fit_error"] < 0.1
