@@ -690,7 +690,7 @@ def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, ensemble, 
     """
     from analysis.figures import FIGURES
     from analysis.reproduction import presets
-    from analysis.reproduction.claims import NO_DATA
+    from analysis.reproduction.claims import NO_DATA, counted
     from analysis.reproduction.reproduce import reproduce as reproduce_figure, write_index
     from analysis.reproduction.runner import ensemble_size
 
@@ -719,7 +719,7 @@ def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, ensemble, 
             progress.console.print(f"[bold]{name}[/bold]: {FIGURES[name].title}")
             summary = reproduce_figure(FIGURES[name], chosen, root, workers, data_dir, device, listener, client,
                                        ensemble_size(ensemble, device))
-            verdicts = [c["verdict"] for c in summary["claims"]]
+            verdicts = [c["verdict"] for c in counted(summary["claims"])]
             progress.console.print(f"  {name}: {verdicts.count('held')}/{len(verdicts)} claims held, "
                                    f"{time.perf_counter() - began:.0f} s -> {os.path.join(root, name)}")
             failed = [state for state, _ in summary.get("not_finished", {}).values() if state != "diverged"]

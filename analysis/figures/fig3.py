@@ -18,11 +18,12 @@ def claims(prefix="", label=lambda g: g):
     fast, slow = tuple(label(g) for g in ("Hyperres", "Residual", "Plain")), tuple(label(g) for g in ("Plain", "Residual", "Hyperres"))
     return [
         Order(prefix + "Hyper-residual trains fastest, plain slowest: train accuracy Hyperres > Residual > Plain (Fig 3a)",
-              "train_acc", fast, at="mean", percent=True),
-        Order(prefix + "... and at the last epoch (Fig 3a)", "train_acc", fast, at="last", percent=True),
+              "train_acc", fast, at="mean", percent=True, paired=True),
+        Order(prefix + "... and at the last epoch (Fig 3a)", "train_acc", fast, at="last", percent=True, paired=True),
         Order(prefix + "Degeneracy index early in training: Plain > Residual > Hyperres (Fig 3b)",
-              "hessian/degeneracy", slow, at="early"),
-        Order(prefix + "Negativity index: Hyperres > Residual > Plain (Fig 3c)", "hessian/negativity", fast, at="early"),
+              "hessian/degeneracy", slow, at="early", paired=True),
+        Order(prefix + "Negativity index: Hyperres > Residual > Plain (Fig 3c)", "hessian/negativity", fast, at="early",
+              paired=True),
     ]
 
 

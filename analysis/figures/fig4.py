@@ -23,7 +23,7 @@ def split(rows_by_group, preset):
 
 CLAIMS = [
     Order("Best nets have the higher training accuracy (by construction: the ranking) (Fig 4a)", "train_acc",
-          ("Best", "Worst"), at="mean", percent=True),
+          ("Best", "Worst"), at="mean", percent=True, by_construction=True),
     Order("Worst nets are more degenerate (Fig 4b)", "hessian/degeneracy", ("Worst", "Best"), at="mean"),
     Order("Worst nets have smaller incoming-weight norms: closer to elimination (Fig 4c)", "meters/elimination/mean",
           ("Best", "Worst"), at="mean"),

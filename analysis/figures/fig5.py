@@ -34,17 +34,17 @@ def claims(data, prefix="", label=label):
     panel = "a" if data == "cifar10" else "b"
     out = [
         Order(prefix + f"{CIFAR[data]} training accuracy: Residual > ResMalInit > BiasReg > BiasL2Reg (Fig 5{panel})",
-              "train_acc", g("Residual", "ResMalInit", "BiasReg", "BiasL2Reg"), at="mean", percent=True),
+              "train_acc", g("Residual", "ResMalInit", "BiasReg", "BiasL2Reg"), at="mean", percent=True, paired=True),
         Similar(prefix + f"{CIFAR[data]} training accuracy: BiasL2Reg ≈ Plain (Fig 5{panel})", "train_acc",
-                g("BiasL2Reg", "Plain"), at="mean", percent=True),
+                g("BiasL2Reg", "Plain"), at="mean", percent=True, paired=True),
         Order(prefix + f"{CIFAR[data]} BiasReg trains better than Plain (the paper's point)", "train_acc",
-              g("BiasReg", "Plain"), at="mean", percent=True),
+              g("BiasReg", "Plain"), at="mean", percent=True, paired=True),
     ]
     if data == "cifar100":
         out += [Order(prefix + "Residual is less degenerate than BiasReg (Fig 5c, stated)", "hessian/degeneracy",
-                      g("BiasReg", "Residual"), at="early"),
+                      g("BiasReg", "Residual"), at="early", paired=True),
                 Order(prefix + "BiasReg is less degenerate than Plain (Fig 5c, implied)", "hessian/degeneracy",
-                      g("Plain", "BiasReg"), at="early")]
+                      g("Plain", "BiasReg"), at="early", paired=True)]
     return out
 
 

@@ -1,5 +1,5 @@
 """Fig 6: skip connections effectively deal with vanishing gradients (30 layers, CIFAR-100)."""
-from ..reproduction.claims import Order, Similar
+from ..reproduction.claims import Order, Range, Similar
 from ..reproduction.spec import Curve, Figure, Layers
 from .common import mlp, seeds
 from .fig5 import EPOCHS, SEEDS
@@ -18,9 +18,13 @@ def groups(preset):
 RATIO = "meters/grad/first_over_last"
 CLAIMS = [
     Order("At epoch 0 gradients decay toward the input in Plain but not in Residual: ‖∂ℓ/∂x_1‖/‖∂ℓ/∂x_L‖ Residual > "
-          "Plain (Fig 6a)", RATIO, ("Residual", "Plain"), at=0),
-    Order("... and ResMalInit > BiasReg (Fig 6a)", RATIO, ("ResMalInit", "BiasReg"), at=0),
-    Similar("Plain and BiasReg gradient profiles almost identical at epoch 0 (Fig 6a)", RATIO, ("Plain", "BiasReg"), at=0),
+          "Plain (Fig 6a)", RATIO, ("Residual", "Plain"), at=0, paired=True),
+    Order("... and ResMalInit > BiasReg (Fig 6a)", RATIO, ("ResMalInit", "BiasReg"), at=0, paired=True),
+    Range("No decay toward the input for Residual and ResMalInit at epoch 0, nor explosion: ratio within [0.1, 10], "
+          "the range of Fig 8b (Fig 6a)", RATIO, ("Residual", "ResMalInit"), at=0, low=0.1, high=10.0),
+    Similar("Plain and BiasReg gradient profiles almost identical at epoch 0 (by construction: the same weights, "
+            "and BiasReg's targets do not enter the forward pass) (Fig 6a)", RATIO, ("Plain", "BiasReg"), at=0,
+            by_construction=True),
     Order("BiasReg+BN removes the decay: ratio BiasReg+BN > BiasReg (Fig 6a)", RATIO, ("BiasReg+BN", "BiasReg"), at=0),
     Order("... the same after one epoch, when the BN layer has running statistics (added after the first quick run; "
           "see the notes)", RATIO, ("BiasReg+BN", "BiasReg"), at=1),

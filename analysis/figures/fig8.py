@@ -1,7 +1,7 @@
 """Fig 8: success of orthogonal skips is not only about vanishing gradients (30 layers, beta sweep)."""
 import numpy
 
-from ..reproduction.claims import Order, Range
+from ..reproduction.claims import Range, Trend
 from ..reproduction.spec import Curve, Figure, Layers
 from .common import CIFAR, mlp, seeds
 
@@ -24,9 +24,9 @@ def groups(preset):
 def claims(preset):
     out = []
     for data in DATASETS[preset.name]:
-        out.append(Order(f"{CIFAR[data]}: smaller β (more orthogonal eigenvectors) trains better (Fig 8"
+        out.append(Trend(f"{CIFAR[data]}: smaller β (more orthogonal eigenvectors) trains better (Fig 8"
                          f"{'c' if data == 'cifar100' else 'd'})", "train_acc", tuple(label(b, data) for b in BETAS),
-                         at="mean", percent=True))
+                         at="mean", percent=True, x=BETAS, sign=-1))
     data = DATASETS[preset.name][0]
     out.append(Range("No vanishing or exploding gradients for any β at epoch 0: ‖∂ℓ/∂x_1‖/‖∂ℓ/∂x_L‖ within [0.1, 10] "
                      "(Fig 8b)", "meters/grad/first_over_last", tuple(label(b, data) for b in BETAS), at=0,

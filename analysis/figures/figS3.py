@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy
 
 from ..reproduction import aggregate
-from ..reproduction.claims import HELD, NO_DATA, NO_FIT, NOT_HELD, WITHIN, fits_ok
+from ..reproduction.claims import ALPHA, HELD, NO_DATA, NO_FIT, NOT_HELD, WITHIN, difference, fits_ok, p_above
 from ..reproduction.spec import Figure, Scatter
 from .figS2 import groups as s2_groups
 
@@ -38,12 +38,7 @@ class Bias:
     def evaluate(self, rows_by_group):
         p = _pairs(rows_by_group, self.estimate, self.exact)
         stats = aggregate.mean_se(p[:, 1] - p[:, 0]) if len(p) else {"mean": None, "se": None, "n": 0}
-        if stats["mean"] is None:
-            verdict = NO_DATA
-        elif self.sign * stats["mean"] <= 0:
-            verdict = NOT_HELD
-        else:
-            verdict = HELD if stats["se"] and self.sign * stats["mean"] > stats["se"] else WITHIN
+        verdict = NO_DATA if stats["mean"] is None else _signed(self.sign * (p[:, 1] - p[:, 0]))
         if verdict != NO_DATA and not fits_ok(rows_by_group, self.estimate, "last"):
             verdict = NO_FIT
         measured = "n/a" if stats["mean"] is None else (
@@ -89,10 +84,18 @@ class Closer:
                     "verdict": NO_DATA}
         e_slq, e_mix = numpy.abs(slq[:, 1] - slq[:, 0]), numpy.abs(mix[:, 1] - mix[:, 0])
         a, b = aggregate.mean_se(e_slq), aggregate.mean_se(e_mix)
-        held = a["mean"] < b["mean"]
         return {"claim": self.text, "metric": "", "at": "last", "epochs": [], "stats": {"slq": a, "mixture": b},
-                "measured": f"mean absolute error: SLQ {a['mean']:.4f}, mixture {b['mean']:.4f} (n={a['n']})",
-                "verdict": HELD if held else NOT_HELD}
+                "measured": f"mean absolute error: SLQ {a['mean']:.4f}, mixture {b['mean']:.4f} (n={a['n']}; "
+                            "paired by net)",
+                "verdict": _signed(e_mix - e_slq)}
+
+
+def _signed(d):
+    """The one rule on paired differences d (claimed: d > 0): held / not held when significant, else within error."""
+    effect, se, df = difference(d, numpy.zeros_like(d), paired=True)
+    if se is None:
+        return WITHIN
+    return HELD if p_above(effect, se, df, 0.0) < ALPHA else NOT_HELD if p_above(-effect, se, df, 0.0) < ALPHA else WITHIN
 
 
 CLAIMS = [

@@ -1,34 +1,54 @@
-"""Claims as checks on aggregated numbers.
+"""Claims as checks on aggregated numbers, under one declared statistical rule.
 
-Each claim reads one value per run (aggregate.value_at), takes the mean and the
-standard error per group, and says one of:
+Each claim reads one value per run (aggregate.value_at). The rule, fixed here before the
+verdicts it produces were seen:
 
-  held          the ordering holds and every gap exceeds its standard error,
-                sqrt(SE_a² + SE_b²) (the SE of the difference of two means)
-  within error  the means are in the claimed order but some gap is within that SE
-  not held      some pair of means is in the opposite order
+* Every test is one-sided at level ALPHA = 0.05, on the runs' values (n per group).
+* "A > B" (`Order`, each neighbouring pair of a chain): Welch's t-test of the difference of
+  means against the claim's minimum effect δ (MIN_EFFECT by metric, else 0), or a paired
+  t-test over seeds when the claim declares `paired` (nets of one seed that share their
+  initial weights and minibatch order). held: difference > δ is significant; not held:
+  difference < δ is significant (reversed, or smaller than δ); otherwise within error.
+  A chain is held when every pair is, not held when some pair is.
+* "A ≈ B" (`Similar`): two one-sided tests (TOST) against the margin m (MARGIN by metric,
+  else 10% of the larger |mean|). held: the difference is significantly inside ±m; not
+  held: it is significantly outside; otherwise within error.
+* Trends (`Trend`): Spearman's rank correlation between a number per group (β, say) and the
+  runs' values, over all runs; held when its sign is the claimed one, significantly; not
+  held when significantly the other; otherwise within error.
+* Ranges (`Range`): held when every group's mean lies in [low, high], else not held.
+* Claims true by construction (`by_construction`) are evaluated and shown, but left out
+  of the counts of held claims.
+
+Verdicts:
+  held / within error / not held   as above; each ordered or ≈ claim prints its effect
+                (difference of means), the two-sided 90% interval matching the one-sided
+                5% tests, and the p-value of the claimed direction
   no data       a group has no value (a run failed or the metric was not measured)
-
   no fit        the claim reads the paper's mixture fit (its indices or parameters) and
                 some run's fit does not represent its moments (the declared rule of
                 analysis/spectra/moments.py: relative moment error above FIT_ERROR_MAX, or
                 a parameter on an end of its grid); the numbers are shown, not judged
 
-`Similar` (the paper's "≈") holds when the difference is within 2 SE of itself;
-`Range` when every group's mean lies in a stated interval. A claim on the mixture fit
-is also evaluated on the same moments fitted on the declared wide grid
-(moments.wide_grids), and both verdicts are reported.
-Two-sided statistics with so few seeds are rough; the table shows the numbers
-so the reader can judge, and the verdict never hides them.
+A claim on the mixture fit is also evaluated on the same moments fitted on the declared
+wide grid (moments.wide_grids), and both verdicts are reported.
 """
 import dataclasses
 import math
 from dataclasses import dataclass
 
+import numpy
+from scipy import stats as st
+
 from . import aggregate
 
 HELD, WITHIN, NOT_HELD, NO_DATA, NO_FIT = "held", "within error", "not held", "no data", "no fit"
 MIXTURE = ("degeneracy", "negativity", "w", "xi", "omega", "alpha")     # what a claim reads from the mixture fit
+
+ALPHA = 0.05
+MIN_EFFECT = {"train_acc": 0.01, "test_acc": 0.01, "train_loss": 0.01, "test_loss": 0.01}   # 1 point; 0.01 nats
+MARGIN = {"train_acc": 0.02, "test_acc": 0.02, "train_loss": 0.02, "test_loss": 0.02}       # 2 points; 0.02 nats
+RELATIVE_MARGIN = 0.1         # "≈" on any other metric: within 10% of the larger |mean|
 
 
 def fits_ok(rows_by_group, metric, at, groups=None):
@@ -59,6 +79,60 @@ def format_stats(stats, percent=False):
     return f"{mean:.{decimals}f} ± {se:.{decimals}f} (n={stats['n']})"
 
 
+def difference(a, b, paired=False):
+    """The difference of means of two samples: (effect, its SE, degrees of freedom); SE None when it cannot be had.
+
+    Welch's SE and Welch–Satterthwaite degrees of freedom, or, paired, those of the n differences."""
+    a, b = numpy.asarray(a, dtype=float), numpy.asarray(b, dtype=float)
+    effect = float(a.mean() - b.mean())
+    if paired and len(a) == len(b):
+        d = a - b
+        return effect, (float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else None), len(d) - 1
+    if len(a) < 2 or len(b) < 2:
+        return effect, None, 0
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1)) if va + vb > 0 else len(a) + len(b) - 2
+    return effect, se, df
+
+
+def p_above(effect, se, df, bound):
+    """One-sided p-value of 'the true difference exceeds `bound`' (0 or 1 when the SE is 0: no noise to test)."""
+    if se == 0:
+        return 0.0 if effect > bound else 1.0
+    return float(st.t.sf((effect - bound) / se, df))
+
+
+def _test(a, b, delta, paired):
+    """One claimed pair 'a > b by more than delta': its numbers and verdict."""
+    effect, se, df = difference(a, b, paired)
+    if se is None:
+        return {"effect": effect, "ci": None, "p": None, "verdict": WITHIN}
+    half = st.t.ppf(1 - ALPHA, df) * se if se > 0 else 0.0
+    p_held, p_not = p_above(effect, se, df, delta), p_above(-effect, se, df, -delta)
+    verdict = HELD if p_held < ALPHA else NOT_HELD if p_not < ALPHA else WITHIN
+    return {"effect": effect, "ci": [effect - half, effect + half], "p": p_held, "verdict": verdict}
+
+
+def _describe(test, percent):
+    """'A − B = effect [90% interval] (margin ±m), p = …' of one test, in the claim's units."""
+    if "text" in test:
+        return test["text"]
+    scale = 100.0 if percent else 1.0
+    text = f"{test['pair'][0]} − {test['pair'][1]} = {test['effect'] * scale:.3g}"
+    if test["ci"] is not None:
+        text += f" [{test['ci'][0] * scale:.3g}, {test['ci'][1] * scale:.3g}]"
+    if "margin" in test:
+        text += f", margin ±{test['margin'] * scale:.3g}"
+    if test["p"] is not None:
+        text += f", p = {test['p']:.2g}"
+    return text
+
+
+def _chain(verdicts):
+    return NOT_HELD if NOT_HELD in verdicts else HELD if all(v == HELD for v in verdicts) else WITHIN
+
+
 @dataclass
 class Order:
     """'<groups[0]> > <groups[1]> > ...' on `metric` read at `at` (see aggregate.value_at)."""
@@ -67,54 +141,86 @@ class Order:
     groups: tuple             # claimed order, largest first
     at: object = "last"
     percent: bool = False
+    paired: bool = False      # the groups' runs are the same seeds of nets that share initial weights
+    min_effect: float = None  # None: MIN_EFFECT of the metric, else 0
+    by_construction: bool = False
 
     def values(self, rows_by_group):
         return {g: [aggregate.value_at(rows, self.metric, self.at) for rows in rows_by_group.get(g, [])]
                 for g in self.groups}
 
     def evaluate(self, rows_by_group):
-        stats = {g: aggregate.mean_se(v) for g, v in self.values(rows_by_group).items()}
+        values = {g: [v for v in vs if v is not None and math.isfinite(v)]
+                  for g, vs in self.values(rows_by_group).items()}
+        stats = {g: aggregate.mean_se(v) for g, v in values.items()}
         epochs = {aggregate.epoch_of(rows, self.metric, self.at)
                   for g in self.groups for rows in rows_by_group.get(g, [])} - {None}
-        verdict = self.verdict([stats[g] for g in self.groups])
-        flag = _fit_flag(self.metric)
-        if verdict != NO_DATA and not fits_ok(rows_by_group, self.metric, self.at, self.groups):
-            verdict = NO_FIT
         measured = "; ".join(f"{g} {format_stats(stats[g], self.percent)}" for g in self.groups)
+        if any(not v for v in values.values()):
+            verdict, tests = NO_DATA, []
+        else:
+            verdict, tests = self.judge(values)
+            if tests:
+                measured += "; " + "; ".join(_describe(t, self.percent) for t in tests)
+            if not fits_ok(rows_by_group, self.metric, self.at, self.groups):
+                verdict = NO_FIT
         out = {"claim": self.text, "metric": self.metric, "at": self.at, "epochs": sorted(epochs),
-               "stats": stats, "measured": measured, "verdict": verdict}
-        if flag == "hessian/fit_ok":          # the paper's grid: report the declared wide grid too
-            wide = dataclasses.replace(self, metric="hessian/wide/" + self.metric[len("hessian/"):])
-            twin = wide.evaluate(rows_by_group)
+               "stats": stats, "tests": tests, "measured": measured, "verdict": verdict}
+        if self.by_construction:
+            out["by_construction"] = True
+        if _fit_flag(self.metric) == "hessian/fit_ok":      # the paper's grid: report the declared wide grid too
+            twin = dataclasses.replace(self, metric="hessian/wide/" + self.metric[len("hessian/"):]).evaluate(
+                rows_by_group)
             out["wide"] = {k: twin[k] for k in ("metric", "stats", "measured", "verdict")}
         return out
 
-    def verdict(self, stats):
-        if any(s["mean"] is None for s in stats):
-            return NO_DATA
-        within = False
-        for a, b in zip(stats, stats[1:]):
-            gap = a["mean"] - b["mean"]
-            if gap <= 0:
-                return NOT_HELD
-            se = _se_diff(a, b)
-            if se is None or gap <= se:
-                within = True
-        return WITHIN if within else HELD
+    def delta(self):
+        return MIN_EFFECT.get(self.metric, 0.0) if self.min_effect is None else self.min_effect
+
+    def judge(self, values):
+        """(verdict, per-pair tests) from each group's values."""
+        tests = [dict(_test(values[a], values[b], self.delta(), self.paired), pair=[a, b])
+                 for a, b in zip(self.groups, self.groups[1:])]
+        return _chain([t["verdict"] for t in tests]), tests
 
 
 @dataclass
 class Similar(Order):
-    """'groups[0] ≈ groups[1]': held when |difference| <= 2 SE of the difference."""
+    """'groups[0] ≈ groups[1]': equivalence within the margin, by two one-sided tests."""
+    margin: float = None      # None: MARGIN of the metric, else RELATIVE_MARGIN of the larger |mean|
 
-    def verdict(self, stats):
-        a, b = stats
-        if a["mean"] is None or b["mean"] is None:
-            return NO_DATA
-        se = _se_diff(a, b)
+    def judge(self, values):
+        a, b = (values[g] for g in self.groups)
+        margin = self.margin if self.margin is not None else MARGIN.get(
+            self.metric, RELATIVE_MARGIN * max(abs(numpy.mean(a)), abs(numpy.mean(b))))
+        effect, se, df = difference(a, b, self.paired)
+        test = {"pair": list(self.groups), "effect": effect, "margin": margin, "ci": None, "p": None}
         if se is None:
-            return WITHIN
-        return HELD if abs(a["mean"] - b["mean"]) <= 2 * se else NOT_HELD
+            return WITHIN, [test]
+        half = st.t.ppf(1 - ALPHA, df) * se if se > 0 else 0.0
+        inside = max(p_above(effect, se, df, -margin), p_above(-effect, se, df, -margin))   # TOST
+        outside = min(p_above(effect, se, df, margin), p_above(-effect, se, df, margin))
+        test.update(ci=[effect - half, effect + half], p=inside)
+        return (HELD if inside < ALPHA else NOT_HELD if outside < ALPHA else WITHIN), [test]
+
+
+@dataclass
+class Trend(Order):
+    """The runs' values fall (sign -1) or rise (+1) with a number per group, `x`: Spearman's ρ over all runs."""
+    x: tuple = ()
+    sign: int = -1
+
+    def judge(self, values):
+        xs = [x for g, x in zip(self.groups, self.x) for _ in values[g]]
+        ys = [v for g in self.groups for v in values[g]]
+        if len(set(xs)) < 2 or len(set(ys)) < 2:
+            return WITHIN, []
+        rho, p_two = st.spearmanr(xs, ys)
+        p_claimed = p_two / 2 if rho * self.sign > 0 else 1 - p_two / 2
+        p_other = p_two / 2 if rho * self.sign < 0 else 1 - p_two / 2
+        test = {"effect": float(rho), "ci": None, "p": float(p_claimed),
+                "text": f"Spearman ρ = {rho:.3f} over {len(ys)} runs, p = {p_claimed:.2g}"}
+        return (HELD if p_claimed < ALPHA else NOT_HELD if p_other < ALPHA else WITHIN), [test]
 
 
 @dataclass
@@ -123,16 +229,8 @@ class Range(Order):
     low: float = 0.0
     high: float = 1.0
 
-    def verdict(self, stats):
-        if any(s["mean"] is None for s in stats):
-            return NO_DATA
-        return HELD if all(self.low <= s["mean"] <= self.high for s in stats) else NOT_HELD
-
-
-def _se_diff(a, b):
-    if a["se"] is None or b["se"] is None:
-        return None
-    return math.sqrt(a["se"] ** 2 + b["se"] ** 2)
+    def judge(self, values):
+        return (HELD if all(self.low <= numpy.mean(v) <= self.high for v in values.values()) else NOT_HELD), []
 
 
 @dataclass
@@ -145,3 +243,8 @@ class Fact:
     def evaluate(self, _=None):
         return {"claim": self.text, "metric": "", "at": "", "epochs": [], "stats": {}, "measured": self.measured,
                 "verdict": HELD if self.held else NOT_HELD}
+
+
+def counted(claims):
+    """The evaluated claims that count: all but those true by construction."""
+    return [c for c in claims if not c.get("by_construction")]

@@ -69,14 +69,15 @@ def finish(figure, preset, out, claims, summary, seconds):
 
 def claims_table(rows, with_figure=False):
     """Markdown table of evaluated claims."""
-    head = ("| figure " if with_figure else "") + "| paper's claim | read at | measured (mean ± SE) | verdict |"
+    head = ("| figure " if with_figure else "") + ("| paper's claim | read at | measured (mean ± SE; difference [90% "
+                                                  "interval], p) | verdict |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for figure, c in rows:
         at = {"last": "last epoch", "early": "first epoch ≥ 1", "mean": "mean over epochs", "": ""}.get(
             c["at"], f"epoch {c['at']}")
         if c["epochs"] and c["at"] in ("last", "early"):
             at = f"{at} ({', '.join(map(str, c['epochs']))})"
-        verdict = f"**{c['verdict']}**"
+        verdict = f"**{c['verdict']}**" + (" (by construction: not counted)" if c.get("by_construction") else "")
         if "wide" in c:
             verdict += f" (wide grid: {c['wide']['verdict']}; {c['wide']['measured']})"
         cells = [c["claim"], at or "—", c["measured"], verdict]

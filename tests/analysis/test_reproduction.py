@@ -1,9 +1,9 @@
 """The reproduction pipeline on the tiny `test` preset: definitions run end to end, runs are reused and resumed,
 claims say what the numbers say."""
 import json
-import math
 import os
 
+import numpy
 import pytest
 from click.testing import CliRunner
 
@@ -28,25 +28,72 @@ def test_mean_and_standard_error():
 
 
 @pytest.mark.parametrize("a, b, verdict", [
-    ([0.9, 0.91, 0.92], [0.5, 0.51, 0.52], HELD),        # gap far beyond its SE
-    ([0.52, 0.6, 0.44], [0.5, 0.41, 0.58], WITHIN),      # right order of means, gap within error
-    ([0.4, 0.41, 0.42], [0.5, 0.51, 0.52], NOT_HELD),
+    ([0.9, 0.91, 0.92], [0.5, 0.51, 0.52], HELD),        # a clear difference
+    ([0.5, 0.52, 0.48], [0.51, 0.49, 0.5], WITHIN),      # no difference: neither direction is significant
+    ([0.4, 0.41, 0.42], [0.5, 0.51, 0.52], NOT_HELD),    # significantly reversed
+    ([0.503, 0.505, 0.507], [0.5, 0.501, 0.502], NOT_HELD),   # significant, but below the 1-point minimum effect
 ])
 def test_order_verdicts(a, b, verdict):
     claim = Order("A > B", "train_acc", ("A", "B"), at="last")
     result = claim.evaluate({"A": _rows(a), "B": _rows(b)})
     assert result["verdict"] == verdict
-    assert result["epochs"] == [1] and "(n=3)" in result["measured"]
+    assert result["epochs"] == [1] and "(n=3)" in result["measured"] and "p = " in result["measured"]
 
 
-def test_order_without_data_and_similar_and_range():
+def test_a_one_and_a_half_se_gap_is_one_verdict_not_two():
+    """The old rule called a 1.5-SE gap both 'greater' and 'about equal'; now each claim has one test."""
+    from analysis.reproduction.claims import difference
+    b = [0.0, 1.0, 2.0, 3.0, 4.0]                    # variance 2.5: the SE of the difference of means is 1
+    a = [v + 1.5 for v in b]                         # a gap of 1.5 SEs
+    effect, se, _ = difference(a, b)
+    assert effect / se == pytest.approx(1.5)
+    values = {"A": _rows(a, "m"), "B": _rows(b, "m")}
+    order = Order("A > B", "m", ("A", "B"), at="last").evaluate(values)
+    similar = Similar("A ≈ B", "m", ("A", "B"), at="last", margin=0.1).evaluate(values)
+    assert order["verdict"] == WITHIN                # t = 1.5 on 8 degrees of freedom: p = 0.086 > 0.05
+    assert order["tests"][0]["p"] == pytest.approx(0.086, abs=0.002)
+    assert similar["verdict"] == WITHIN              # nor is it shown to be within ±0.1 (or outside it)
+
+
+def test_equivalence_within_and_outside_its_margin():
+    rng = __import__("numpy").random.default_rng(0)
+    a, b = 0.50 + 0.002 * rng.standard_normal(8), 0.505 + 0.002 * rng.standard_normal(8)
+    values = {"A": _rows(list(a)), "B": _rows(list(b))}
+    assert Similar("A ≈ B", "train_acc", ("A", "B"), at="last").evaluate(values)["verdict"] == HELD   # margin 0.02
+    assert Similar("A ≈ B", "train_acc", ("A", "B"), at="last", margin=0.001).evaluate(values)["verdict"] == NOT_HELD
+    few = {"A": _rows([0.5, 0.6]), "B": _rows([0.45, 0.58])}                                 # too noisy to say
+    assert Similar("A ≈ B", "train_acc", ("A", "B"), at="last").evaluate(few)["verdict"] == WITHIN
+
+
+def test_trend_by_rank_correlation_with_noise():
+    from analysis.reproduction.claims import Trend
+    rng = __import__("numpy").random.default_rng(1)
+    betas = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0)
+    values = {f"b{b}": _rows(list(0.5 - 0.02 * i + 0.015 * rng.standard_normal(3))) for i, b in enumerate(betas)}
+    groups = tuple(values)
+    chain = Order("falls", "train_acc", groups, at="last", min_effect=0.0).evaluate(values)
+    trend = Trend("falls", "train_acc", groups, at="last", x=betas, sign=-1).evaluate(values)
+    assert chain["verdict"] != HELD and trend["verdict"] == HELD          # noise breaks a strict chain, not the trend
+    assert "Spearman ρ = -0." in trend["measured"]
+    assert Trend("rises", "train_acc", groups, at="last", x=betas, sign=+1).evaluate(values)["verdict"] == NOT_HELD
+
+
+def test_paired_tests_use_the_seeds_differences():
+    a, b = [0.50, 0.60, 0.70], [0.48, 0.585, 0.68]                    # seeds vary a lot, the difference little
+    values = {"A": _rows(a, "m"), "B": _rows(b, "m")}
+    assert Order("A > B", "m", ("A", "B"), at="last").evaluate(values)["verdict"] == WITHIN
+    assert Order("A > B", "m", ("A", "B"), at="last", paired=True).evaluate(values)["verdict"] == HELD
+
+
+def test_order_without_data_and_range_and_by_construction():
+    from analysis.reproduction.claims import counted
     assert Order("A > B", "train_acc", ("A", "B")).evaluate({"A": _rows([0.5])})["verdict"] == NO_DATA
-    same = {"A": _rows([0.5, 0.52, 0.48]), "B": _rows([0.51, 0.49, 0.5])}
     apart = {"A": _rows([0.9, 0.91, 0.92]), "B": _rows([0.5, 0.51, 0.52])}
-    assert Similar("A ≈ B", "train_acc", ("A", "B")).evaluate(same)["verdict"] == HELD
-    assert Similar("A ≈ B", "train_acc", ("A", "B")).evaluate(apart)["verdict"] == NOT_HELD
     assert Range("in [0.4, 1]", "train_acc", ("A", "B"), low=0.4, high=1.0).evaluate(apart)["verdict"] == HELD
     assert Range("in [0.6, 1]", "train_acc", ("A", "B"), low=0.6, high=1.0).evaluate(apart)["verdict"] == NOT_HELD
+    ranked = Order("A > B (the ranking)", "train_acc", ("A", "B"), by_construction=True).evaluate(apart)
+    assert ranked["by_construction"] and counted([ranked, ranked | {"by_construction": False}]) != [ranked]
+    assert len(counted([ranked])) == 0
 
 
 def test_value_at_reads_the_right_epoch():
@@ -131,13 +178,16 @@ def test_fig6_end_to_end_then_reused(tmp_path):
     assert len(summary["claims"]) == claims
     assert summary["not_finished"] == {}
     numbers = json.loads((out / "numbers.json").read_text())
+    runs = FIGURES["fig6"].groups(TEST)
     for claim, c in zip(FIGURES["fig6"].claims, numbers["claims"]):
         stats = [c["stats"][g] for g in claim.groups]
         assert all(s["n"] == 2 for s in stats)
         if isinstance(claim.at, int):           # read at a fixed epoch: the mean is the curve's at that epoch
             curve = numbers["curves"][claim.groups[0]][claim.metric]
             assert curve["mean"][curve["epochs"].index(claim.at)] == pytest.approx(stats[0]["mean"], rel=1e-12)
-        assert c["verdict"] == _verdict_by_hand(claim, stats), c
+        values = {g: [aggregate.value_at([aggregate.derive(r) for r in runner.metrics(root, spec)], claim.metric,
+                                         claim.at) for spec in runs[g]] for g in claim.groups}
+        assert c["verdict"] == _verdict_by_hand(claim, values), c
     assert numbers["curves"]["Residual"]["train_acc"]["n"][-1] == 2
     assert "meters/grad/layer01" in numbers["curves"]["Plain"]
     report = (out / "report.md").read_text()
@@ -190,16 +240,29 @@ def test_toy_figure_end_to_end(tmp_path):
     assert summary["figures"] and all((tmp_path / "figS5" / name).exists() for name in summary["figures"])
 
 
-def _verdict_by_hand(claim, stats):
-    """The verdict rule of analysis/reproduction/claims.py, written out again from its docstring."""
-    means = [s["mean"] for s in stats]
-    errors = [math.hypot(a["se"], b["se"]) for a, b in zip(stats, stats[1:])]
-    gaps = [a - b for a, b in zip(means, means[1:])]
+def _verdict_by_hand(claim, values):
+    """The rule of analysis/reproduction/claims.py written out again, with scipy's own t-tests on the runs' values."""
+    from scipy import stats as st
+    from analysis.reproduction.claims import ALPHA, MARGIN, MIN_EFFECT
+    groups = [numpy.asarray(values[g]) for g in claim.groups]
+    if isinstance(claim, Range):
+        return HELD if all(claim.low <= g.mean() <= claim.high for g in groups) else NOT_HELD
+
+    def p_greater(a, b, shift):      # p of 'mean(a) - mean(b) > shift'
+        test = st.ttest_rel if claim.paired else lambda x, y, **k: st.ttest_ind(x, y, equal_var=False, **k)
+        return test(a - shift, b, alternative="greater").pvalue
+
     if isinstance(claim, Similar):
-        return HELD if abs(gaps[0]) <= 2 * errors[0] else NOT_HELD
-    if min(gaps) <= 0:
-        return NOT_HELD
-    return HELD if all(gap > error for gap, error in zip(gaps, errors)) else WITHIN
+        a, b = groups
+        m = claim.margin if claim.margin is not None else MARGIN.get(
+            claim.metric, 0.1 * max(abs(a.mean()), abs(b.mean())))
+        if max(p_greater(a, b, -m), p_greater(b, a, -m)) < ALPHA:
+            return HELD
+        return NOT_HELD if min(p_greater(a, b, m), p_greater(b, a, m)) < ALPHA else WITHIN
+    delta = MIN_EFFECT.get(claim.metric, 0.0) if claim.min_effect is None else claim.min_effect
+    pairs = [HELD if p_greater(a, b, delta) < ALPHA else NOT_HELD if p_greater(b, a, -delta) < ALPHA else WITHIN
+             for a, b in zip(groups, groups[1:])]
+    return NOT_HELD if NOT_HELD in pairs else HELD if all(v == HELD for v in pairs) else WITHIN
 
 
 def test_cli_reproduce_and_index(tmp_path):
