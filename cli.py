@@ -657,9 +657,11 @@ def _ensemble_option(ctx, param, value):
 
 @click.command("reproduce")
 @click.argument("figures", metavar="FIGURE", callback=_figure_names)
-@click.option("--preset", type=click.Choice(["quick", "paper", "test"]), default="quick", show_default=True,
-              help="quick: minutes per figure on a CPU; paper: the paper's full protocol (a GPU job); "
-                   "test: tiny synthetic runs for the test suite.")
+@click.option("--preset", type=click.Choice(["quick", "paper", "quick-full", "test"]), default="quick",
+              show_default=True,
+              help="quick: minutes per figure on a CPU; paper: the paper's full protocol (a GPU job); quick-full: "
+                   "quick on the full training set (does the quick subset point the same way?); test: tiny "
+                   "synthetic runs for the test suite.")
 @click.option("--out", default=None, type=click.Path(file_okay=False),
               help="Results folder (default results/<preset>); runs are kept in <out>/runs and reused.")
 @click.option("--workers", type=click.IntRange(1), default=1, show_default=True,

@@ -29,7 +29,7 @@ def groups(preset):
                                     epochs=preset.pick(EPOCHS), skip="residual",
                                     **({} if q == "identity" else {"skip_matrix": q})) for s in seeds(preset, SEEDS)]
             for data in DATASETS["paper"] for name, q in skip_types(width).items()
-            if data in DATASETS[preset.name]}
+            if data in preset.pick(DATASETS)}
 
 
 def claims_for(data, width):
@@ -45,7 +45,7 @@ def claims_for(data, width):
 
 def claims(preset):
     _, width = preset.shape(30, 128)
-    return [c for data in DATASETS[preset.name] for c in claims_for(data, width)] + [
+    return [c for data in preset.pick(DATASETS) for c in claims_for(data, width)] + [
         Order("CIFAR-100: dense orthogonal has fewer zero responses (units that never respond) than identity for "
               "most of training (Fig 7b)",
               "meters/silent/mean", (label("identity", "cifar100"), label(DENSE, "cifar100")), at="mean"),

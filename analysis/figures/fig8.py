@@ -18,16 +18,16 @@ def label(beta, data):
 def groups(preset):
     return {label(b, data): [mlp(preset, f"residual-beta{b:g}", data=data, seed=s, epochs=preset.pick(EPOCHS),
                                  skip="residual", skip_matrix=f"beta{b:g}") for s in seeds(preset, SEEDS)]
-            for data in DATASETS[preset.name] for b in BETAS}
+            for data in preset.pick(DATASETS) for b in BETAS}
 
 
 def claims(preset):
     out = []
-    for data in DATASETS[preset.name]:
+    for data in preset.pick(DATASETS):
         out.append(Trend(f"{CIFAR[data]}: smaller β (more orthogonal eigenvectors) trains better (Fig 8"
                          f"{'c' if data == 'cifar100' else 'd'})", "train_acc", tuple(label(b, data) for b in BETAS),
                          at="mean", percent=True, x=BETAS, sign=-1))
-    data = DATASETS[preset.name][0]
+    data = preset.pick(DATASETS)[0]
     out.append(Range("No vanishing or exploding gradients for any β at epoch 0: ‖∂ℓ/∂x_1‖/‖∂ℓ/∂x_L‖ within [0.1, 10] "
                      "(Fig 8b)", "meters/grad/first_over_last", tuple(label(b, data) for b in BETAS), at=0,
                      low=0.1, high=10.0))

@@ -10,7 +10,7 @@ SMALL = {"depth": 10, "width": 16, "pca": 128, "dtype": "float64"}
 
 def groups(preset):
     epochs = preset.pick(EPOCHS)
-    marks = {"paper": (0, 10, 30, 100, 200, 300), "quick": (0, epochs), "test": (0, epochs)}[preset.name]
+    marks = preset.pick({"paper": (0, 10, 30, 100, 200, 300), "quick": (0, epochs), "test": (0, epochs)})
     return {name: [mlp(preset, f"small-{name.lower()}", data="cifar100", seed=s, epochs=epochs, skip=name.lower(),
                        methods=("exact",), hessian_epochs=marks, **SMALL) for s in seeds(preset, SEEDS)]
             for name in ("Plain", "Residual")}

@@ -98,6 +98,26 @@ def _signed(d):
     return HELD if p_above(effect, se, df, 0.0) < ALPHA else NOT_HELD if p_above(-effect, se, df, 0.0) < ALPHA else WITHIN
 
 
+def window_curves(kind):
+    """A panel: the `kind` fraction ('degenerate' or 'negative') against the window, exact, SLQ and mixture, mean
+    over nets at their last Hessian epoch: where the verdicts' one window (dotted) sits on each curve."""
+    from analysis.spectra.window import WINDOW, WINDOWS
+
+    def draw(ax, curves, rows_by_group, colors):
+        runs = [rows for group in rows_by_group.values() for rows in group]
+        for method, style in (("exact", "k-"), ("slq", "C0--"), ("mixture", "C3-.")):
+            found = [aggregate.value_at(rows, f"hessian/{method}_{kind}_curve", "last") for rows in runs]
+            found = [f for f in found if f is not None]
+            if found:
+                ax.plot(WINDOWS, numpy.mean(found, axis=0), style, marker=".", label=f"{method} (n={len(found)})")
+        ax.axvline(WINDOW, color="grey", lw=0.8, ls=":")
+        ax.set_xscale("log")
+        ax.set_xlabel("window w (degenerate: |λ| ≤ w)")
+        ax.set_ylabel(f"{kind} fraction")
+    draw.title = f"{kind} fraction against the window"
+    return draw
+
+
 CLAIMS = [
     Bias("The mixture overestimates the degenerate fraction (Fig S3)", MIXTURE["degenerate"], EXACT["degenerate"], +1),
     Bias("The mixture underestimates the negative fraction (Fig S3)", MIXTURE["negative"], EXACT["negative"], -1),
@@ -124,7 +144,8 @@ FIGURE = Figure(
      Scatter(EXACT["degenerate"], SLQ["degenerate"], "exact degenerate fraction", "SLQ degenerate fraction",
              title="degenerate: SLQ (ours)"),
      Scatter(EXACT["negative"], SLQ["negative"], "exact negative fraction", "SLQ negative fraction",
-             title="negative: SLQ (ours)")],
+             title="negative: SLQ (ours)"),
+     window_curves("degenerate"), window_curves("negative")],
     notes=lambda preset: ("The runs are Fig S2's (shared run folders). Mixture: Skilling moments from "
                           f"{preset.probes} Gaussian probes and the paper's 57⁴ grid (w ≤ 1e-3); SLQ: "
                           f"{preset.probes} Rademacher probes x {preset.slq_steps} Lanczos steps; both on the same "
