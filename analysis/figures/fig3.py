@@ -1,5 +1,5 @@
 """Fig 3: model degeneracy increases training difficulty (20 layers x 128, CIFAR-100)."""
-from ..reproduction.claims import Order
+from ..reproduction.claims import Narrows, Order
 from ..reproduction.spec import Curve, Figure, Layers
 from .common import INDEX_NOTE, fitted_spectra, mlp, seeds
 
@@ -24,6 +24,8 @@ def claims(prefix="", label=lambda g: g):
               "hessian/degeneracy", slow, at="early", paired=True),
         Order(prefix + "Negativity index: Hyperres > Residual > Plain (Fig 3c)", "hessian/negativity", fast, at="early",
               paired=True),
+        Narrows(prefix + "The degeneracy gap Plain − Hyperres is largest early and narrows later (Fig 3b)",
+                "hessian/degeneracy", (slow[0], slow[-1])),
     ]
 
 

@@ -1,6 +1,6 @@
 """Fig 4: training accuracy is correlated with distance from degenerate manifolds (80 plain nets, best 10 vs worst 10)."""
 from ..reproduction.aggregate import rank_split
-from ..reproduction.claims import Order
+from ..reproduction.claims import Order, SeparatesFirst
 from ..reproduction.spec import Curve, Figure
 from .common import INDEX_NOTE, mlp, seeds
 
@@ -29,6 +29,8 @@ CLAIMS = [
           ("Best", "Worst"), at="mean"),
     Order("Worst nets have larger overlap between incoming weights (Fig 4d)", "meters/overlap/mean",
           ("Worst", "Best"), at="mean"),
+    SeparatesFirst("The overlap curves separate earlier than the weight-norm curves (Fig 4d)", "meters/overlap/mean",
+                   "meters/elimination/mean", ("Worst", "Best"), signs=(1, -1)),
     Order("(v8, measure not recovered; ours: top-3 PC variance share of layer outputs) worst nets are more linearly "
           "dependent", "meters/top3_out/mean", ("Worst", "Best"), at="mean"),
 ]

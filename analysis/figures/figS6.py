@@ -1,5 +1,5 @@
 """Fig S6: shallow nets (2 hidden layers x 16 units, CIFAR-100), plain vs residual."""
-from ..reproduction.claims import Order
+from ..reproduction.claims import Order, Tracks
 from ..reproduction.spec import Curve, Figure
 from .common import mlp, seeds
 
@@ -19,6 +19,8 @@ CLAIMS = [
     Order("Residual is less degenerate (Fig S6)", "hessian/degeneracy", ("Plain", "Residual"), at="mean"),
     Order("Residual has more negative eigenvalues (Fig S6)", "hessian/negativity", ("Residual", "Plain"), at="mean"),
     Order("Residual has larger gradient norms (Fig S6e)", "meters/grad/mean", ("Residual", "Plain"), at="mean"),
+    Tracks("Gradient norms track overlap over training (Fig S6)", "meters/grad/mean", "meters/overlap/layer02",
+           ("Plain", "Residual")),
     Order("Residual has lower overlap in the second hidden layer (Fig S6f)", "meters/overlap/layer02",
           ("Plain", "Residual"), at="mean"),
 ]

@@ -248,3 +248,99 @@ class Fact:
 def counted(claims):
     """The evaluated claims that count: all but those true by construction."""
     return [c for c in claims if not c.get("by_construction")]
+
+
+# ----------------------------------------------------------------------------- claims about the course of training
+
+def _series(rows, metric):
+    """{epoch >= 1: value} of one run's metric."""
+    return {r["epoch"]: r[metric] for r in rows if r.get(metric) is not None and r["epoch"] >= 1}
+
+
+@dataclass
+class Narrows:
+    """The gap groups[0] − groups[1] on `metric` is larger at `early` than at `late` (paired by seed): the curves
+    are furthest apart early and close, or cross, later."""
+    text: str
+    metric: str
+    groups: tuple
+    early: object = "early"
+    late: object = "last"
+
+    def evaluate(self, rows_by_group):
+        a, b = (rows_by_group.get(g, []) for g in self.groups)
+        gaps = [[aggregate.value_at(x, self.metric, at) - aggregate.value_at(y, self.metric, at)
+                 for at in (self.early, self.late)] for x, y in zip(a, b)
+                if None not in [aggregate.value_at(r, self.metric, at) for r in (x, y) for at in (self.early, self.late)]]
+        out = {"claim": self.text, "metric": self.metric, "at": f"{self.early} vs {self.late}", "epochs": [],
+               "stats": {}, "tests": []}
+        if len(gaps) < 2:
+            return dict(out, measured="too few paired runs", verdict=NO_DATA)
+        d = numpy.array([early - late for early, late in gaps])
+        test = dict(_test(d, numpy.zeros_like(d), 0.0, True), pair=["gap early", "gap late"])
+        verdict = test["verdict"] if fits_ok(rows_by_group, self.metric, self.late, self.groups) else NO_FIT
+        measured = (f"gap {self.groups[0]} − {self.groups[1]}: early {numpy.mean([g[0] for g in gaps]):.3g}, "
+                    f"late {numpy.mean([g[1] for g in gaps]):.3g} (n={len(gaps)}); " + _describe(test, False))
+        return dict(out, tests=[test], measured=measured, verdict=verdict)
+
+
+@dataclass
+class SeparatesFirst:
+    """groups[0] > groups[1] becomes significant (the one rule, per epoch) on `first` at an earlier epoch than on
+    `then`; `signs` flips a metric whose claimed difference is groups[1] > groups[0]."""
+    text: str
+    first: str
+    then: str
+    groups: tuple
+    signs: tuple = (1, 1)
+
+    def evaluate(self, rows_by_group):
+        found = {}
+        for metric, sign in ((self.first, self.signs[0]), (self.then, self.signs[1])):
+            groups = self.groups if sign > 0 else self.groups[::-1]
+            series = [[_series(rows, metric) for rows in rows_by_group.get(g, [])] for g in groups]
+            epochs = sorted(set.intersection(*[set(s) for runs in series for s in runs])) if all(series) else []
+            found[metric] = next((e for e in epochs if _test([s[e] for s in series[0]], [s[e] for s in series[1]],
+                                                             0.0, False)["verdict"] == HELD), None)
+        a, b = found[self.first], found[self.then]
+        if not any(rows_by_group.get(g) for g in self.groups):
+            verdict = NO_DATA
+        elif a is not None and (b is None or a < b):
+            verdict = HELD
+        elif b is not None and (a is None or b < a):
+            verdict = NOT_HELD
+        else:
+            verdict = WITHIN
+        measured = "; ".join(f"{m}: first significant at epoch {e}" if e is not None else f"{m}: never significant"
+                             for m, e in found.items())
+        return {"claim": self.text, "metric": f"{self.first}, {self.then}", "at": "each epoch", "epochs": [],
+                "stats": {}, "tests": [], "measured": measured, "verdict": verdict}
+
+
+@dataclass
+class Tracks:
+    """`metric` moves with `other` over training: per run, Spearman's ρ across its epochs; the runs' mean ρ
+    differs from 0 (one-sample t-test, two-sided at 2·ALPHA: the paper gives no sign)."""
+    text: str
+    metric: str
+    other: str
+    groups: tuple
+
+    def evaluate(self, rows_by_group):
+        rhos = []
+        for g in self.groups:
+            for rows in rows_by_group.get(g, []):
+                x, y = _series(rows, self.metric), _series(rows, self.other)
+                epochs = sorted(set(x) & set(y))
+                if len(epochs) >= 3 and len({x[e] for e in epochs}) > 1 and len({y[e] for e in epochs}) > 1:
+                    rhos.append(st.spearmanr([x[e] for e in epochs], [y[e] for e in epochs])[0])
+        out = {"claim": self.text, "metric": f"{self.metric} ~ {self.other}", "at": "over epochs", "epochs": [],
+               "stats": aggregate.mean_se(rhos), "tests": []}
+        if len(rhos) < 2:
+            return dict(out, measured="too few runs with 3 or more common epochs", verdict=NO_DATA)
+        rhos = numpy.array(rhos)
+        effect, se, df = difference(rhos, numpy.zeros_like(rhos), paired=True)
+        p = 2 * min(p_above(effect, se, df, 0.0), p_above(-effect, se, df, 0.0))
+        verdict = HELD if p < 2 * ALPHA else WITHIN
+        return dict(out, measured=f"mean per-run Spearman ρ = {effect:.3f} ± {se:.3f} (n={len(rhos)}), p = {p:.2g}",
+                    verdict=verdict)

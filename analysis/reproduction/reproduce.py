@@ -74,7 +74,7 @@ def claims_table(rows, with_figure=False):
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for figure, c in rows:
         at = {"last": "last epoch", "early": "first epoch ≥ 1", "mean": "mean over epochs", "": ""}.get(
-            c["at"], f"epoch {c['at']}")
+            c["at"], f"epoch {c['at']}" if isinstance(c["at"], int) else str(c["at"]))
         if c["epochs"] and c["at"] in ("last", "early"):
             at = f"{at} ({', '.join(map(str, c['epochs']))})"
         verdict = f"**{c['verdict']}**" + (" (by construction: not counted)" if c.get("by_construction") else "")

@@ -456,3 +456,40 @@ def test_verdicts_do_not_depend_on_the_blas_thread_count(tmp_path):
         curves.append(json.loads((out / "fig3" / "numbers.json").read_text())["curves"])
     assert curves[0] != curves[1]                  # the drift is there (else this test would prove nothing) ...
     assert verdicts[0] == verdicts[1] and len(verdicts[0]) > 10     # ... and no verdict follows it
+
+
+def _course(values_by_epoch, metric="m"):
+    """One run's rows from {epoch: value}."""
+    return [{"epoch": 0}] + [{"epoch": e, metric: v} for e, v in sorted(values_by_epoch.items())]
+
+
+def test_time_course_claims_on_constructed_curves():
+    from analysis.reproduction.claims import Narrows, SeparatesFirst, Tracks
+    rng = numpy.random.default_rng(3)
+    noise = lambda: 0.05 * rng.standard_normal()      # noqa: E731
+    a = [_course({1: 5 + noise(), 8: 1 + noise()}) for _ in range(4)]
+    b = [_course({1: 0 + noise(), 8: 0.5 + noise()}) for _ in range(4)]
+    assert Narrows("gap narrows", "m", ("A", "B")).evaluate({"A": a, "B": b})["verdict"] == HELD
+    assert Narrows("gap narrows", "m", ("A", "B"), early="last", late="early").evaluate(
+        {"A": a, "B": b})["verdict"] == NOT_HELD
+
+    def runs(shift_from, metric, up):          # a metric whose groups part from epoch `shift_from` on
+        return [dict(r, **{metric: (1.0 if up and r["epoch"] >= shift_from else 0.0) + noise()}) for r in
+                [{"epoch": e} for e in range(1, 6)]]
+    worst = [[{"epoch": 0}] + [dict(o, **e) for o, e in zip(runs(1, "overlap", True), runs(4, "norm", False))]
+             for _ in range(4)]
+    best = [[{"epoch": 0}] + [dict(o, **e) for o, e in zip(runs(1, "overlap", False), runs(4, "norm", True))]
+            for _ in range(4)]
+    first = SeparatesFirst("overlap first", "overlap", "norm", ("Worst", "Best"), signs=(1, -1))
+    found = first.evaluate({"Worst": worst, "Best": best})
+    assert found["verdict"] == HELD and "overlap: first significant at epoch 1" in found["measured"]
+    later = SeparatesFirst("norm first", "norm", "overlap", ("Best", "Worst"), signs=(1, -1))
+    assert later.evaluate({"Worst": worst, "Best": best})["verdict"] == NOT_HELD
+    together = [_course({e: e + noise() for e in range(1, 7)}) for _ in range(5)]
+    for rows in together:
+        for r in rows[1:]:
+            r["o"] = 2 * r["m"] + noise()
+    assert Tracks("m tracks o", "m", "o", ("G",)).evaluate({"G": together})["verdict"] == HELD
+    both_ways = [[dict(r, o=(1 if i % 2 else -1) * r["m"]) if "m" in r else r for r in rows]
+                 for i, rows in enumerate(together[:4])]              # ρ = +1 in half the runs, −1 in the rest
+    assert Tracks("m tracks o", "m", "o", ("G",)).evaluate({"G": both_ways})["verdict"] == WITHIN
