@@ -32,7 +32,7 @@ from analysis.spectra.window import WINDOWS
 from models.training import Measurement
 
 # the dense Hessians of an ensemble's members are built at once up to this many bytes (per device); beyond, one by one
-EXACT_BATCH_BYTES = {"cpu": 2 ** 30, "strict": 2 ** 30, "cuda": 2 ** 34}
+EXACT_BATCH_BYTES = {"cpu": 2 ** 30, "cuda": 2 ** 34}     # other devices: the CPU's
 
 
 def hessian_measurement(methods, epochs, samples, probes, steps=100, windows=WINDOWS):

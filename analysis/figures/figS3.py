@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy
 
 from ..reproduction import aggregate
-from ..reproduction.claims import ALPHA, HELD, NO_DATA, NO_FIT, NOT_HELD, WITHIN, difference, fits_ok, p_above
+from ..reproduction.claims import HELD, NO_DATA, NO_FIT, NOT_HELD, fits_ok, pair_test
 from ..reproduction.spec import Figure, Scatter
 from .figS2 import groups as s2_groups
 
@@ -91,11 +91,8 @@ class Closer:
 
 
 def _signed(d):
-    """The one rule on paired differences d (claimed: d > 0): held / not held when significant, else within error."""
-    effect, se, df = difference(d, numpy.zeros_like(d), paired=True)
-    if se is None:
-        return WITHIN
-    return HELD if p_above(effect, se, df, 0.0) < ALPHA else NOT_HELD if p_above(-effect, se, df, 0.0) < ALPHA else WITHIN
+    """The one rule on paired differences d (claimed: d > 0): held, not held or within error."""
+    return pair_test(d, numpy.zeros_like(d), 0.0, paired=True)["verdict"]
 
 
 def window_curves(kind):

@@ -103,8 +103,10 @@ def p_above(effect, se, df, bound):
     return float(st.t.sf((effect - bound) / se, df))
 
 
-def _test(a, b, delta, paired):
-    """One claimed pair 'a > b by more than delta': its numbers and verdict."""
+def pair_test(a, b, delta, paired):
+    """One claimed pair 'a > b by more than delta' under the rule: {'effect', 'ci', 'p', 'verdict'}.
+
+    A one-sample test of differences d > 0 is pair_test(d, zeros, 0.0, paired=True)."""
     effect, se, df = difference(a, b, paired)
     if se is None:
         return {"effect": effect, "ci": None, "p": None, "verdict": WITHIN}
@@ -179,7 +181,7 @@ class Order:
 
     def judge(self, values):
         """(verdict, per-pair tests) from each group's values."""
-        tests = [dict(_test(values[a], values[b], self.delta(), self.paired), pair=[a, b])
+        tests = [dict(pair_test(values[a], values[b], self.delta(), self.paired), pair=[a, b])
                  for a, b in zip(self.groups, self.groups[1:])]
         return _chain([t["verdict"] for t in tests]), tests
 
@@ -277,7 +279,7 @@ class Narrows:
         if len(gaps) < 2:
             return dict(out, measured="too few paired runs", verdict=NO_DATA)
         d = numpy.array([early - late for early, late in gaps])
-        test = dict(_test(d, numpy.zeros_like(d), 0.0, True), pair=["gap early", "gap late"])
+        test = dict(pair_test(d, numpy.zeros_like(d), 0.0, True), pair=["gap early", "gap late"])
         verdict = test["verdict"] if fits_ok(rows_by_group, self.metric, self.late, self.groups) else NO_FIT
         measured = (f"gap {self.groups[0]} − {self.groups[1]}: early {numpy.mean([g[0] for g in gaps]):.3g}, "
                     f"late {numpy.mean([g[1] for g in gaps]):.3g} (n={len(gaps)}); " + _describe(test, False))
@@ -300,7 +302,7 @@ class SeparatesFirst:
             groups = self.groups if sign > 0 else self.groups[::-1]
             series = [[_series(rows, metric) for rows in rows_by_group.get(g, [])] for g in groups]
             epochs = sorted(set.intersection(*[set(s) for runs in series for s in runs])) if all(series) else []
-            found[metric] = next((e for e in epochs if _test([s[e] for s in series[0]], [s[e] for s in series[1]],
+            found[metric] = next((e for e in epochs if pair_test([s[e] for s in series[0]], [s[e] for s in series[1]],
                                                              0.0, False)["verdict"] == HELD), None)
         a, b = found[self.first], found[self.then]
         if not any(rows_by_group.get(g) for g in self.groups):

@@ -146,7 +146,8 @@ def run_group(specs, root, data_root=None, device="cpu", progress=None, poll=1.0
         results.update((spec.name, ("failed", message)) for spec in todo
                        if results[spec.name][0] not in DONE)
     seconds = (time.perf_counter() - began) / len(todo)
-    return [(spec.name, *results[spec.name][:1], seconds if spec in todo else 0.0, results[spec.name][1])
+    trained = {spec.name for spec in todo}
+    return [(spec.name, results[spec.name][0], seconds if spec.name in trained else 0.0, results[spec.name][1])
             for spec in specs]
 
 
