@@ -676,10 +676,14 @@ def _ensemble_option(ctx, param, value):
 @click.option("--ensemble", default="auto", show_default=True, callback=_ensemble_option, metavar="auto|off|N",
               help="Train the runs of a curve that differ only in their seed together, N at a time (one batched "
                    "pass; every run folder and number as if trained alone). auto: 50 on cuda, 10 on the cpu.")
+@click.option("--stop-after", type=click.FloatRange(0), default=None, metavar="MINUTES",
+              help="Begin no training epoch after MINUTES (on a machine lent for minutes): stopped runs keep their "
+                   "checkpoints, each figure is written from the runs done so far and marked partial, and the same "
+                   "command continues. 0: train nothing, only draw the figures from the runs done.")
 @data_dir_option
 @device_option
 @click.pass_context
-def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, ensemble, data_dir, device):
+def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, ensemble, stop_after, data_dir, device):
     """Reproduce FIGURE and check the paper's claims.
 
     FIGURE is one of fig2 fig3 fig4 fig5 fig6 fig7 fig8 figS1 figS2 figS3 figS4 figS5 figS6
@@ -694,7 +698,7 @@ def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, ensemble, 
     from analysis.reproduction import presets
     from analysis.reproduction.claims import NO_DATA, counted
     from analysis.reproduction.reproduce import reproduce as reproduce_figure, write_index
-    from analysis.reproduction.runner import ensemble_size
+    from analysis.reproduction.runner import STOPPED, ensemble_size
 
     if scheduler is not None and ctx.get_parameter_source("scheduler") == ParameterSource.ENVIRONMENT and (
             cluster is not None or workers > 1):
@@ -704,6 +708,7 @@ def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, ensemble, 
         raise click.UsageError("choose one of --cluster, --scheduler and --workers")
     chosen = presets.get(preset)
     root = writable(out or os.path.join("results", preset))
+    stop_at = None if stop_after is None else time.time() + 60 * stop_after
     incomplete = {}
     with _runs_client(cluster, scheduler, device) as client, \
             RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -720,14 +725,16 @@ def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, ensemble, 
             began = time.perf_counter()
             progress.console.print(f"[bold]{name}[/bold]: {FIGURES[name].title}")
             summary = reproduce_figure(FIGURES[name], chosen, root, workers, data_dir, device, listener, client,
-                                       ensemble_size(ensemble, device))
+                                       ensemble_size(ensemble, device), stop_at)
             verdicts = [c["verdict"] for c in counted(summary["claims"])]
             progress.console.print(f"  {name}: {verdicts.count('held')}/{len(verdicts)} claims held, "
                                    f"{time.perf_counter() - began:.0f} s -> {os.path.join(root, name)}")
-            failed = [state for state, _ in summary.get("not_finished", {}).values() if state != "diverged"]
+            failed = [message for state, message in summary.get("not_finished", {}).values() if state != "diverged"]
             if failed or NO_DATA in verdicts:
                 incomplete[name] = (f"{len(failed)} runs not done" if failed else
                                     f"{verdicts.count(NO_DATA)} claims without data")
+                if failed and set(failed) == {STOPPED}:
+                    incomplete[name] += " (stopped at the time limit: the same command continues them)"
     console.print(f"claims of every figure done so far: {write_index(root, chosen)}")
     if incomplete:
         raise click.ClickException(f"{len(incomplete)} of {len(figures)} figures are incomplete ("

@@ -9,6 +9,8 @@ CuPy is optional. It is imported lazily, the first time a CUDA device is asked
 for, so `import minigrad` never pays for it and a machine without it only hears
 about it when it asks for `cuda`.
 """
+import os
+
 import numpy
 
 
@@ -103,6 +105,25 @@ def to_device(array, device):
     if _module_of_type.get(type(array)) is device.xp:
         return array
     return device._to_device(to_host(array))
+
+
+def describe(device):
+    """The hardware behind `device`, in words ("CPU: AMD EPYC 7B13 (2 cores)", "GPU: NVIDIA H200"): what a
+    run records of where it was computed, since the last bits of its numbers depend on it."""
+    device = get_device(device)
+    if device.name == "cuda":
+        name = device.xp.cuda.runtime.getDeviceProperties(device.xp.cuda.Device().id)["name"]
+        return "GPU: " + (name.decode() if isinstance(name, bytes) else str(name))
+    if device.xp is not numpy:
+        return device.name
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        pass
+    import platform
+    return f"CPU: {model or platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
 
 
 def to_host(array):

@@ -67,6 +67,18 @@ def test_the_roots_are_the_design_cards():
     assert code == {"cli.py", "minigrad", "models", "analysis", "benchmarks", "tests"}
 
 
+TREE_BUDGET = 24 * 2 ** 20    # a lent GPU takes 64 MiB a call: this tree, plus a 36 MiB part of a data pack (docs/reproduction.md)
+
+
+def test_the_tracked_tree_leaves_a_gpu_call_room_for_its_data():
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True)
+    if tracked.returncode:
+        pytest.skip("not a git checkout")
+    sizes = {f: (ROOT / f).stat().st_size for f in tracked.stdout.split("\0") if f and (ROOT / f).is_file()}
+    largest = ", ".join(f"{f} {n / 2 ** 20:.1f} MiB" for f, n in sorted(sizes.items(), key=lambda kv: -kv[1])[:5])
+    assert sum(sizes.values()) <= TREE_BUDGET, f"the tracked files exceed {TREE_BUDGET / 2 ** 20:.0f} MiB; largest: {largest}"
+
+
 def test_only_the_engine_is_installed(tmp_path):
     """From an empty folder, with nothing of the checkout on the path: minigrad imports, the lab's roots do not."""
     names = ["minigrad", "cli", "models", "analysis", "benchmarks", *GONE]

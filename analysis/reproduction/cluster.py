@@ -120,9 +120,9 @@ class _Started(Progress):
             get_worker().log_event(self.topic, name)
 
 
-def run_all(client, groups, root, data_root=None, device="cpu", listener=None):
+def run_all(client, groups, root, data_root=None, device="cpu", listener=None, stop_at=None):
     """Run each group of runs (an ensemble, runner.ensembles) as one task on `client`'s cluster; yields each
-    task's list of (name, status, seconds, message) as it ends."""
+    task's list of (name, status, seconds, message) as it ends. stop_at: as runner.run_group's."""
     distributed = _distributed()
     root = os.path.abspath(root)                   # the workers' working folders may differ from ours
     data_root = data_root and os.path.abspath(data_root)
@@ -132,7 +132,7 @@ def run_all(client, groups, root, data_root=None, device="cpu", listener=None):
     futures = {}
     for group in groups:                           # the key: the first run's name, and which submission it was
         names = [spec.name for spec in group]
-        future = client.submit(run_group, group, root, data_root, device, _Started(topic, names),
+        future = client.submit(run_group, group, root, data_root, device, _Started(topic, names), stop_at=stop_at,
                                key=f"{names[0]}-{uuid.uuid4().hex[:8]}", pure=False)
         futures[future] = names
     try:

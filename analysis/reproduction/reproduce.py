@@ -1,13 +1,16 @@
 """Reproduce one figure: its runs, their aggregate, its claims, and the folder a reader opens.
 
-<root>/<figure>/ gets figure.png, numbers.json (every group's curves with their SEs,
-the claims with their per-group statistics, run names and states, the first run's
-settings), claims.csv and report.md. Runs live in <root>/runs/
-and are shared by all figures of one preset.
+<root>/<figure>/ gets figure.png, numbers.json (the curves the figure draws or its claims
+read, with their SEs; the claims with their per-group statistics; run names and states,
+the first run's settings and the figure's provenance), claims.csv and report.md. Runs
+live in <root>/runs/ and are shared by all figures of one preset.
 """
+import collections
 import csv
 import io
+import json
 import os
+import subprocess
 import time
 from dataclasses import asdict
 
@@ -15,14 +18,19 @@ from models.files import write_json, write_text
 
 from . import aggregate
 from .plots import plot_figure
-from .runner import execute, metrics
+from .runner import DONE, SUMMARY, execute, metrics, run_dir
+from .spec import Curve, Layers
 
 
-def reproduce(figure, preset, root, workers=1, data_root=None, device="cpu", listener=None, client=None, ensemble=1):
+def reproduce(figure, preset, root, workers=1, data_root=None, device="cpu", listener=None, client=None, ensemble=1,
+              stop_at=None):
     """Run (or reuse) everything `figure` needs under `preset` and write its results folder; returns the summary.
 
     client: a distributed.Client to carry out the runs on its cluster (runner.execute).
     ensemble: the most runs differing only in their seed to train together (runner.execute).
+    stop_at: a time.time() after which no training epoch begins (runner.execute). The figure is then drawn
+    from the runs done so far and its report says it is partial, with the seeds each curve has.
+    Only done runs (finished or diverged) enter the curves: a run stopped half way would mix epochs.
     """
     began = time.perf_counter()
     out = os.path.join(root, figure.name)
@@ -32,25 +40,84 @@ def reproduce(figure, preset, root, workers=1, data_root=None, device="cpu", lis
         return finish(figure, preset, out, summary["claims"], summary, time.perf_counter() - began)
     groups = figure.groups(preset)
     specs = [spec for runs in groups.values() for spec in runs]
-    states = execute(specs, root, workers, data_root, device, listener, client, ensemble)
+    states = execute(specs, root, workers, data_root, device, listener, client, ensemble, stop_at)
+    done = {label: [s for s in runs if states[s.name][0] in DONE] for label, runs in groups.items()}
     rows_by_group = {label: [rows for rows in (list(map(aggregate.derive, metrics(root, s))) for s in runs) if rows]
-                     for label, runs in groups.items()}
+                     for label, runs in done.items()}
     if figure.regroup:
         rows_by_group = figure.regroup(rows_by_group, preset)
     curves = {label: aggregate.curves(rows) for label, rows in rows_by_group.items()}
     claims = [claim.evaluate(rows_by_group) for claim in
               (figure.claims(preset) if callable(figure.claims) else figure.claims)]
+    kept = shown(figure, [c["metric"] for c in claims] + [c["wide"]["metric"] for c in claims if "wide" in c])
+    curves = {label: {metric: curve for metric, curve in group.items() if kept(metric)}
+              for label, group in curves.items()}
     seeds = {label: len(rows) for label, rows in rows_by_group.items()}
     plot_figure(figure, curves, rows_by_group, os.path.join(out, "figure.png"),
                 subtitle=f"preset {preset.name}; mean ± SE over " +
                          ", ".join(sorted({f"{n} runs" for n in seeds.values()})))
     failed = {s.name: states[s.name] for s in specs if states[s.name][0] not in ("finished",)}
     summary = {"curves": curves, "claims": claims, "runs": {label: [s.name for s in runs] for label, runs in groups.items()},
-               "runs_per_group": seeds, "not_finished": failed,
+               "runs_per_group": seeds, "not_finished": failed, "provenance": provenance(root, done, groups),
                "settings": {"train": asdict(specs[0].config) if specs else None, "plan": specs[0].plan if specs else None}}
     if figure.tables:
         summary["tables"] = figure.tables(claims, rows_by_group)
     return finish(figure, preset, out, claims, summary, time.perf_counter() - began)
+
+
+BASIC = ("train_loss", "train_acc", "test_loss", "test_acc")
+
+
+def shown(figure, claimed):
+    """Whether numbers.json keeps a metric's curves: the figure draws it or a claim reads it (plus the four
+    accuracy and loss curves). A run records about 300 metrics an epoch; the rest stay in its metrics.jsonl."""
+    keep = set(BASIC) | set(claimed) | {p.metric for p in figure.panels if isinstance(p, Curve)}
+    prefixes = tuple(p.prefix + "/layer" for p in figure.panels if isinstance(p, Layers))
+    return lambda metric: metric in keep or metric.startswith(prefixes)
+
+
+def provenance(root, done, groups):
+    """Where a figure's numbers come from: the commit of this code, the seeds each curve has of those it
+    declares, and the training time each machine spent on them (the runs' own records, summary.json)."""
+    time_by_machine = collections.Counter()
+    for runs in done.values():
+        for spec in runs:
+            try:
+                with open(os.path.join(run_dir(root, spec), SUMMARY)) as f:
+                    record = json.load(f)
+            except (OSError, ValueError):
+                record = {}
+            time_by_machine[record.get("machine", "machines the runs did not record")] += record.get("seconds_total", 0.0)
+    return {"commit": commit(), "partial": any(len(done[label]) < len(runs) for label, runs in groups.items()),
+            "seeds": {label: {"done": [s.config.seed for s in done[label]], "declared": len(runs)}
+                      for label, runs in groups.items()},
+            "training_seconds": dict(time_by_machine)}
+
+
+def commit():
+    """The git commit of this code ("+" when tracked files differ from it), or None outside a git checkout."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=here, capture_output=True, text=True,
+                              timeout=30)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + ("+" if dirty.stdout.strip() else "")
+
+
+def seed_ranges(seeds):
+    """[0, 1, 2, 5, 7, 8] -> '0–2, 5, 7–8'."""
+    spans = []
+    for seed in sorted(seeds):
+        if spans and seed == spans[-1][1] + 1:
+            spans[-1][1] = seed
+        else:
+            spans.append([seed, seed])
+    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in spans) or "none"
 
 
 def finish(figure, preset, out, claims, summary, seconds):
@@ -90,6 +157,9 @@ def report(figure, preset, claims, summary):
     lines = [f"# {figure.name}: {figure.title}", "", f"**Paper.** {figure.paper}", "",
              f"**Preset:** `{preset.name}`. Wall-clock for this figure (runs not already done, "
              f"aggregation, plot): {summary['seconds']:.0f} s.", ""]
+    where = summary.get("provenance")
+    if where:
+        lines += provenance_lines(where) + [""]
     if preset.name == "quick" and figure.kind == "runs":
         lines += ["The quick preset keeps the paper's nets and cuts the budget (analysis/reproduction/presets.py): a claim "
                   "that does not hold here may need the paper preset (100 epochs on 100,000 images, more seeds) "
@@ -120,9 +190,28 @@ def report(figure, preset, claims, summary):
     return "\n".join(lines)
 
 
+def provenance_lines(where):
+    """The report's account of a figure's provenance: partial or not, seeds per curve, commit, machines."""
+    seeds = where["seeds"]
+    done = sum(len(s["done"]) for s in seeds.values())
+    declared = sum(s["declared"] for s in seeds.values())
+    if where["partial"]:
+        head = (f"**Partial: {done} of the {declared} runs this figure declares are done**; its curves and verdicts "
+                "use those alone. Seeds done per curve: ")
+    else:
+        head = "All runs done. Seeds per curve: "
+    lines = [head + "; ".join(f"{label} {len(s['done'])} of {s['declared']} ({seed_ranges(s['done'])})"
+                              for label, s in seeds.items()) + "."]
+    machines = where["training_seconds"]
+    if machines:
+        lines.append("Training and measurement time recorded by these runs: " + "; ".join(
+            f"{seconds / 60:.1f} min on {machine}" for machine, seconds in machines.items()) + ".")
+    lines.append(f"Code: commit `{where['commit']}`." if where["commit"] else "Code: not a git checkout.")
+    return [" ".join(lines)]
+
+
 def write_index(root, preset):
     """<root>/CLAIMS.md: the claims table of every figure whose numbers.json exists, in figure order."""
-    import json
     from ..figures import FIGURES
     rows, times = [], []
     for name in FIGURES:

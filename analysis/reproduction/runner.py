@@ -80,13 +80,15 @@ def _dataset(config):
 
 def ensembles(specs, size):
     """The runs to train together: runs that differ only in their seed, in groups of at most `size`
-    (1: each run alone), in the order of `specs`."""
-    groups = {}
+    (1: each run alone). Curves take turns: every curve's first group comes before any curve's second,
+    so a sweep cut short (--stop-after) leaves each curve with about as many seeds."""
+    curves = {}
     for spec in specs:
         identity = spec.identity()
         identity["config"]["seed"] = None
-        groups.setdefault(json.dumps(identity, sort_keys=True, default=str), []).append(spec)
-    return [runs[i:i + size] for runs in groups.values() for i in range(0, len(runs), size)]
+        curves.setdefault(json.dumps(identity, sort_keys=True, default=str), []).append(spec)
+    chunks = [[runs[i:i + size] for i in range(0, len(runs), size)] for runs in curves.values()]
+    return [groups[k] for k in range(max(map(len, chunks), default=0)) for groups in chunks if k < len(groups)]
 
 
 def ensemble_size(setting, device):
@@ -99,9 +101,15 @@ def ensemble_size(setting, device):
     return int(setting)
 
 
-def run_group(specs, root, data_root=None, device="cpu", progress=None, poll=1.0):
+STOPPED = "stopped at the time limit (--stop-after); the same command continues it"
+
+
+def run_group(specs, root, data_root=None, device="cpu", progress=None, poll=1.0, stop_at=None):
     """Train runs that differ only in their seed to completion, as one ensemble (resuming what can be resumed);
     returns one (name, status, seconds, message) per run.
+
+    stop_at: a time.time() after which no epoch begins (train_ensemble); runs stopped by it keep their
+    state ('new' or 'partial') with the message STOPPED.
 
     A run another process is training (its folder locked) is waited for, its state read again
     every `poll` seconds until the lock is released or its owner is gone: then it is done, or
@@ -112,8 +120,8 @@ def run_group(specs, root, data_root=None, device="cpu", progress=None, poll=1.0
     began = time.perf_counter()
     results = {spec.name: (state(root, spec), "") for spec in specs}
     todo = [spec for spec in specs if results[spec.name][0] not in DONE]
-    if not todo:
-        return [(spec.name, results[spec.name][0], 0.0, "") for spec in specs]
+    if not todo or (stop_at is not None and time.time() >= stop_at):
+        return [(spec.name, results[spec.name][0], 0.0, "" if spec not in todo else STOPPED) for spec in specs]
     configs = [dataclasses.replace(spec.config, device=device, data=dict(spec.config.data, root=data_root))
                for spec in todo]
     folders = [run_dir(root, spec) for spec in todo]
@@ -133,10 +141,12 @@ def run_group(specs, root, data_root=None, device="cpu", progress=None, poll=1.0
                     if left:
                         outcomes = train_ensemble([configs[i] for i in left], [folders[i] for i in left],
                                                   resume=[states[i] == "partial" for i in left],
-                                                  measurements=measurements(todo[0].plan), progress=progress, data=data)
+                                                  measurements=measurements(todo[0].plan), progress=progress, data=data,
+                                                  stop_at=stop_at)
                         for i, outcome in zip(left, outcomes):
-                            results[todo[i].name] = (("diverged", str(outcome)) if isinstance(outcome, Diverged)
-                                                     else ("finished", ""))
+                            results[todo[i].name] = (("diverged", str(outcome)) if isinstance(outcome, Diverged) else
+                                                     (state(root, todo[i]), STOPPED) if outcome is None else
+                                                     ("finished", ""))
                 break
             except RunLocked as e:
                 wait_unlocked(e.run_dir, poll)
@@ -168,11 +178,14 @@ class Listener:
         pass
 
 
-def execute(specs, root, workers=1, data_root=None, device="cpu", listener=None, client=None, ensemble=1):
+def execute(specs, root, workers=1, data_root=None, device="cpu", listener=None, client=None, ensemble=1,
+            stop_at=None):
     """Make sure every run in `specs` is done; returns {name: (status, message)}.
 
     ensemble: the most runs (differing only in their seed) to train together as one ensemble.
     client: a distributed.Client; each ensemble not done yet becomes one task on its cluster.
+    stop_at: a time.time() after which no epoch of any run begins (run_group); on a cluster, its
+    workers' clocks are trusted to agree with ours.
     """
     listener = listener or Listener()
     unique = {}
@@ -190,12 +203,13 @@ def execute(specs, root, workers=1, data_root=None, device="cpu", listener=None,
 
     if client is not None:
         from .cluster import run_all           # Dask is imported only on this path
-        for outcomes in run_all(client, groups, root, data_root, device, listener):
+        for outcomes in run_all(client, groups, root, data_root, device, listener, stop_at):
             report(outcomes)
         return results
     if workers <= 1 or len(groups) <= 1:
         for group in groups:
-            report(run_group(group, root, data_root, device, listener.run_progress(group[0]) or Progress()))
+            report(run_group(group, root, data_root, device, listener.run_progress(group[0]) or Progress(),
+                             stop_at=stop_at))
         return results
     import multiprocessing
     threads = str(max(1, (os.cpu_count() or 1) // workers))
@@ -204,7 +218,7 @@ def execute(specs, root, workers=1, data_root=None, device="cpu", listener=None,
     try:
         with _sigterm_raises(), ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                                     initializer=_worker_start, initargs=(os.getpid(),)) as pool:
-            futures = [pool.submit(run_group, group, root, data_root, device) for group in groups]
+            futures = [pool.submit(run_group, group, root, data_root, device, stop_at=stop_at) for group in groups]
             try:
                 for future in as_completed(futures):
                     report(future.result())

@@ -117,7 +117,7 @@ def train(config, run_dir, resume=False, measurements=(), progress=None, data=No
     return outcome
 
 
-def train_ensemble(configs, run_dirs, resume=False, measurements=(), progress=None, data=None):
+def train_ensemble(configs, run_dirs, resume=False, measurements=(), progress=None, data=None, stop_at=None):
     """Train runs that differ only in their seed together (models/ensemble.py), each into its own folder.
 
     Every member makes exactly the steps of its single run: the ensemble's loss is the sum
@@ -125,7 +125,9 @@ def train_ensemble(configs, run_dirs, resume=False, measurements=(), progress=No
     is an ordinary run folder, resumable alone or in another ensemble. resume: one bool for
     all runs or one per run; members resumed at different epochs train as separate ensembles.
     A member whose loss turns NaN or infinite stops there (its last checkpoint is kept) and
-    the others go on. Returns one outcome per run: its summary dict, or its Diverged error.
+    the others go on. stop_at: a time.time() after which no epoch begins (a machine lent for
+    minutes); the runs stop with their checkpoints, to be resumed. Returns one outcome per run:
+    its summary dict, its Diverged error, or None when it stopped at stop_at.
     Progress reports an ensemble's steps and epochs once, as the members' mean.
     """
     configs, run_dirs = list(configs), [os.fspath(d) for d in run_dirs]
@@ -137,7 +139,7 @@ def train_ensemble(configs, run_dirs, resume=False, measurements=(), progress=No
     with contextlib.ExitStack() as locks:
         for run_dir in run_dirs:
             locks.enter_context(run_lock(run_dir))
-        return _train(configs, run_dirs, resumes, measurements, progress or Progress(), data)
+        return _train(configs, run_dirs, resumes, measurements, progress or Progress(), data, stop_at)
 
 
 def _check_members(configs, run_dirs, resumes):
@@ -183,7 +185,7 @@ class _Member:
     def diverged(self, epoch, step, value):
         last = self.history[-1]["epoch"]
         write_json(self.paths[SUMMARY], {"status": "diverged", "epoch": epoch, "step": step, "loss": repr(value),
-                                         "last_good_epoch": last})
+                                         "last_good_epoch": last, "machine": mg.describe(self.config.device)})
         self.outcome = Diverged(f"training diverged at epoch {epoch}, step {step} (loss {value}); "
                                 f"the checkpoint of epoch {last} is kept in {self.run_dir}")
 
@@ -191,11 +193,11 @@ class _Member:
         history = self.history
         self.outcome = {"status": "finished", "epochs": self.config.epochs,
                         **{k: v for k, v in history[-1].items() if k != "epoch"},
-                        "seconds_total": sum(r["seconds"] for r in history)}
+                        "seconds_total": sum(r["seconds"] for r in history), "machine": mg.describe(self.config.device)}
         write_json(self.paths[SUMMARY], self.outcome)
 
 
-def _train(configs, run_dirs, resumes, measurements, progress, data):
+def _train(configs, run_dirs, resumes, measurements, progress, data, stop_at):
     """train_ensemble() once it holds the locks."""
     from models.data import load
     members = [_Member(c, d, r) for c, d, r in zip(configs, run_dirs, resumes)]
@@ -208,7 +210,8 @@ def _train(configs, run_dirs, resumes, measurements, progress, data):
                    for a in (data.train_x, data.train_y, data.test_x, data.test_y))
     starts = sorted({len(m.history) for m in members})
     for start in starts:
-        _train_together([m for m in members if len(m.history) == start], data, arrays, measurements, progress)
+        _train_together([m for m in members if len(m.history) == start], data, arrays, measurements, progress,
+                        stop_at)
     return [m.outcome for m in members]
 
 
@@ -226,7 +229,7 @@ def _ensemble(members, data):
     return model, optimizer
 
 
-def _train_together(members, data, arrays, measurements, progress):
+def _train_together(members, data, arrays, measurements, progress, stop_at):
     """Train members at the same epoch as one ensemble until each has finished or diverged."""
     from models.data import batches
     from models import objective
@@ -257,6 +260,8 @@ def _train_together(members, data, arrays, measurements, progress):
         finish_epoch(rows, began)
         start = 1
     for epoch in range(start, config.epochs + 1):
+        if stop_at is not None and time.time() >= stop_at:
+            return
         began = time.perf_counter()
         model.train()
         orders = [list(batches(len(data.train_y), config.batch_size, numpy.random.default_rng([m.config.seed, 1, epoch])))

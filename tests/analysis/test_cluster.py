@@ -33,7 +33,7 @@ def _numbers(root):
     """fig6's numbers.json without wall-clock times."""
     def strip(value):
         if isinstance(value, dict):
-            return {k: strip(v) for k, v in value.items() if k != "seconds"}
+            return {k: strip(v) for k, v in value.items() if k not in ("seconds", "training_seconds")}
         return [strip(v) for v in value] if isinstance(value, list) else value
     return strip(json.loads((pathlib.Path(root) / "fig6" / "numbers.json").read_text()))
 

@@ -390,6 +390,8 @@ def test_runs_differing_only_in_seed_are_grouped_into_ensembles():
                     for s in group}) == 1                       # one net, its seeds
         assert len({s.config.seed for s in group}) == len(group)
     assert all(len(g) == 1 for g in runner.ensembles(specs, 1))
+    first = runner.ensembles(specs, 1)[:3]                  # curves take turns: seed 0 of each curve comes first
+    assert sorted(g[0].name for g in first) == sorted(runs[0].name for runs in FIGURES["fig3"].groups(TEST).values())
     assert [runner.ensemble_size(setting, device) for setting, device in
             (("off", "cuda"), (7, "cpu"), ("auto", "cpu"), ("auto", "cuda"))] == [1, 7, 10, 50]
 
@@ -399,8 +401,8 @@ def test_ensembles_give_the_same_numbers_as_single_runs(tmp_path):
     def numbers(folder):
         data = json.loads((tmp_path / folder / "fig3" / "numbers.json").read_text())
         data.pop("seconds")
-        for curve in data["curves"].values():
-            curve.pop("seconds")
+        data["provenance"].pop("training_seconds")
+        assert not any("seconds" in curve for curve in data["curves"].values())    # timings are not curves
         return data
     reproduce(FIGURES["fig3"], TEST, str(tmp_path / "off"), ensemble=1)
     reproduce(FIGURES["fig3"], TEST, str(tmp_path / "on"), ensemble=8)
@@ -408,6 +410,35 @@ def test_ensembles_give_the_same_numbers_as_single_runs(tmp_path):
     strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]   # noqa: E731
     for spec in (s for runs in FIGURES["fig3"].groups(TEST).values() for s in runs):
         assert strip(runner.metrics(str(tmp_path / "on"), spec)) == strip(runner.metrics(str(tmp_path / "off"), spec))
+
+
+def test_a_sweep_stopped_at_its_time_limit_reports_a_partial_figure_and_continues(tmp_path):
+    import time
+    from cli import main
+    root = str(tmp_path)
+    groups = FIGURES["fig3"].groups(TEST)
+    runner.execute(groups["Plain"], root)                    # done before the limit
+    summary = reproduce(FIGURES["fig3"], TEST, root, stop_at=time.time() - 1)
+    assert {name: message for name, (_, message) in summary["not_finished"].items()} == {
+        s.name: runner.STOPPED for label in ("Residual", "Hyperres") for s in groups[label]}
+    assert summary["runs_per_group"] == {"Plain": 2, "Residual": 0, "Hyperres": 0}
+    where = summary["provenance"]
+    assert where["partial"] and where["seeds"]["Plain"] == {"done": [0, 1], "declared": 2}
+    assert where["seeds"]["Residual"] == {"done": [], "declared": 2}
+    report = (tmp_path / "fig3" / "report.md").read_text()
+    assert "**Partial: 2 of the 6 runs" in report and "Plain 2 of 2 (0–1); Residual 0 of 2 (none)" in report
+    result = CliRunner().invoke(main, ["reproduce", "fig3", "--preset", "test", "--out", root, "--stop-after", "0"])
+    assert result.exit_code == 1 and "stopped at the time limit: the same command continues them" in result.output
+    whole = reproduce(FIGURES["fig3"], TEST, root)          # the same command without a limit finishes the figure
+    assert not whole["not_finished"] and not whole["provenance"]["partial"]
+    assert set(whole["provenance"]["training_seconds"]) == {__import__("minigrad").describe("cpu")}
+    assert "All runs done. Seeds per curve: Plain 2 of 2 (0–1)" in (tmp_path / "fig3" / "report.md").read_text()
+
+
+def test_seed_ranges_and_commit():
+    from analysis.reproduction.reproduce import commit, seed_ranges
+    assert seed_ranges([7, 0, 1, 2, 5, 8]) == "0–2, 5, 7–8" and seed_ranges([]) == "none"
+    assert commit() is None or __import__("re").fullmatch(r"[0-9a-f]{12}\+?", commit())
 
 
 def test_fig4_shares_fig5s_plain_runs():

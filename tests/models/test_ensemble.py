@@ -187,6 +187,34 @@ def test_resumed_ensemble_and_member_alone_end_where_the_uninterrupted_ensemble_
         assert_same(folder, tmp_path / f"full{s}")
 
 
+def test_a_time_limit_stops_between_epochs_and_the_runs_resume_to_the_same_end(tmp_path, monkeypatch):
+    from models.training import loop
+
+    class Clock:                                      # the loop reads time.time() once before each epoch
+        calls = 0
+
+        def time(self):
+            self.calls += 1
+            return float(self.calls)
+        perf_counter = staticmethod(__import__("time").perf_counter)
+
+    model, seeds = TRAINED["residual"], (2, 7)
+    configs = [config(model, s, epochs=4) for s in seeds]
+    train_ensemble(configs, [tmp_path / f"full{s}" for s in seeds])
+    cut = [tmp_path / f"cut{s}" for s in seeds]
+    monkeypatch.setattr(loop, "time", Clock())
+    assert train_ensemble(configs, cut, stop_at=2.5) == [None, None]        # epochs 0, 1 and 2, then stopped
+    monkeypatch.undo()
+    for folder in cut:
+        assert [r["epoch"] for r in read_jsonl(folder / "metrics.jsonl")] == [0, 1, 2]
+        assert not (folder / "summary.json").exists()
+    outcomes = train_ensemble(configs, cut, resume=True)
+    assert [o["status"] for o in outcomes] == ["finished"] * 2
+    assert outcomes[0]["machine"] == mg.describe("cpu") and mg.describe("cpu").startswith("CPU: ")
+    for s, folder in zip(seeds, cut):
+        assert_same(folder, tmp_path / f"full{s}")
+
+
 def test_members_at_different_epochs_resume_together(tmp_path):
     model = TRAINED["plain"]
     a, b = tmp_path / "a", tmp_path / "b"
