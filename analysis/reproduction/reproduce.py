@@ -95,12 +95,12 @@ def provenance(root, done, groups):
 
 
 def commit():
-    """The git commit of this code ("+" when tracked files differ from it), or None outside a git checkout."""
+    """The git commit of this code ("+" when its Python files differ from it), or None outside a git checkout."""
     here = os.path.dirname(os.path.abspath(__file__))
     try:
         head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=here, capture_output=True, text=True,
                               timeout=30)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "*.py"], cwd=here,
                                capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.SubprocessError):
         return None
