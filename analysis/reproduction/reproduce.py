@@ -180,7 +180,12 @@ def report(figure, preset, claims, summary):
                          f"Measurements: {settings['plan']}.")
         if summary["not_finished"]:
             lines += ["", "Runs not finished:"]
-            lines += [f"- `{name}`: {state} {message}" for name, (state, message) in summary["not_finished"].items()]
+            alike = collections.defaultdict(list)        # runs stopped for one reason are counted, not listed
+            for name, (state, message) in summary["not_finished"].items():
+                alike[state, message].append(name)
+            for (state, message), names in alike.items():
+                lines += ([f"- `{name}`: {state} {message}" for name in names] if len(names) <= 3 else
+                          [f"- {len(names)} runs, {state}: {message}"])
         lines.append("")
     images = [os.path.basename(p) for p in summary.get("figures", ["figure.png"])]
     lines += [f"![{image}]({image})" for image in images] + [""]

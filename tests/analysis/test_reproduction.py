@@ -427,6 +427,7 @@ def test_a_sweep_stopped_at_its_time_limit_reports_a_partial_figure_and_continue
     assert where["seeds"]["Residual"] == {"done": [], "declared": 2}
     report = (tmp_path / "fig3" / "report.md").read_text()
     assert "**Partial: 2 of the 6 runs" in report and "Plain 2 of 2 (0–1); Residual 0 of 2 (none)" in report
+    assert f"- 4 runs, new: {runner.STOPPED}" in report                  # runs stopped alike are counted, not listed
     result = CliRunner().invoke(main, ["reproduce", "fig3", "--preset", "test", "--out", root, "--stop-after", "0"])
     assert result.exit_code == 1 and "stopped at the time limit: the same command continues them" in result.output
     whole = reproduce(FIGURES["fig3"], TEST, root)          # the same command without a limit finishes the figure
