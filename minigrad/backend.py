@@ -112,7 +112,10 @@ def describe(device):
     run records of where it was computed, since the last bits of its numbers depend on it."""
     device = get_device(device)
     if device.name == "cuda":
-        name = device.xp.cuda.runtime.getDeviceProperties(device.xp.cuda.Device().id)["name"]
+        try:      # a name is a record, never worth failing a finished run for
+            name = device.xp.cuda.runtime.getDeviceProperties(device.xp.cuda.Device().id)["name"]
+        except Exception:
+            return "GPU: (its name could not be read)"
         return "GPU: " + (name.decode() if isinstance(name, bytes) else str(name))
     if device.xp is not numpy:
         return device.name

@@ -32,6 +32,11 @@ def test_cuda_without_cupy_or_gpu_is_one_clear_sentence():
         pytest.skip("a CUDA device is available here")
 
 
+def test_each_device_describes_its_hardware(device):
+    expected = {"cpu": r"CPU: .+ \(\d+ cores\)", "strict": "strict", "cuda": r"GPU: .+"}[device]
+    assert re.fullmatch(expected, mg.describe(device))
+
+
 def test_strict_array_refuses_implicit_host_conversion():
     a = mg.to_device(numpy.arange(3.0), "strict")
     with pytest.raises(TypeError):
