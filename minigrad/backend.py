@@ -10,6 +10,7 @@ for, so `import minigrad` never pays for it and a machine without it only hears
 about it when it asks for `cuda`.
 """
 import os
+import platform
 
 import numpy
 
@@ -125,7 +126,6 @@ def describe(device):
             model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
     except OSError:
         pass
-    import platform
     return f"CPU: {model or platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
 
 
