@@ -547,13 +547,15 @@ def singularities(run_dir, samples, seed, device, dtype, out, **params):
 # ----------------------------------------------------------------------------- reproduce
 
 def _figure_names(ctx, param, value):
+    """The stages (analysis/figures/plan.py) that FIGURE names: each figure whole, or the CPU plan's."""
     from analysis.figures import FIGURES
+    from analysis.figures.plan import stages
     if value == "all":
-        return list(FIGURES)
-    unknown = [f for f in value.split(",") if f not in FIGURES]
+        return stages(FIGURES)
+    unknown = [f for f in value.split(",") if f not in FIGURES and f != "plan"]
     if unknown:
-        raise click.BadParameter(f"unknown figure {unknown[0]!r}; choose from: all, {', '.join(FIGURES)}")
-    return value.split(",")
+        raise click.BadParameter(f"unknown figure {unknown[0]!r}; choose from: all, plan, {', '.join(FIGURES)}")
+    return stages(value.split(","))
 
 
 class _RunListener:
@@ -687,8 +689,9 @@ def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, ensemble, 
     """Reproduce FIGURE and check the paper's claims.
 
     FIGURE is one of fig2 fig3 fig4 fig5 fig6 fig7 fig8 figS1 figS2 figS3 figS4 figS5 figS6
-    figS7-svhn figS7-stl10 (the paper), conv-fig3 conv-fig5 activation fidelity (ours), a
-    comma-separated list, or all.
+    figS7-svhn figS7-stl10 (the paper), conv-fig3 conv-fig5 activation fidelity fig3-readings
+    (ours), a comma-separated list, all, or plan (the CPU plan's stages, in their order:
+    docs/reproduction.md).
 
     Each figure gets a folder with figure.png, numbers.json, claims.csv and report.md;
     <out>/CLAIMS.md collects every claim checked so far. Interrupted? Run the same
@@ -698,7 +701,7 @@ def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, ensemble, 
     from analysis.reproduction import presets
     from analysis.reproduction.claims import NO_DATA, counted
     from analysis.reproduction.reproduce import reproduce as reproduce_figure, write_index
-    from analysis.reproduction.runner import STOPPED, ensemble_size
+    from analysis.reproduction.runner import LATER, STOPPED, ensemble_size
 
     if scheduler is not None and ctx.get_parameter_source("scheduler") == ParameterSource.ENVIRONMENT and (
             cluster is not None or workers > 1):
@@ -717,19 +720,22 @@ def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, ensemble, 
             listener = _RunListener(progress)
         else:
             from analysis.reproduction.cluster import dashboard
-            listener = _sweep_listener(progress, [FIGURES[name] for name in figures], chosen, root)
+            listener = _sweep_listener(progress, [FIGURES[stage.figure] for stage in figures], chosen, root)
             link = dashboard(client)
             progress.console.print(f"Dask cluster: {len(client.nthreads())} workers now"
                                    + (f", dashboard {link}" if link else ""))
-        for name in figures:
-            began = time.perf_counter()
-            progress.console.print(f"[bold]{name}[/bold]: {FIGURES[name].title}")
+        for stage in figures:
+            name, began = stage.figure, time.perf_counter()
+            scope = "" if stage.seeds is None else f" (plan: {stage.what}, {stage.seeds} seeds per curve)"
+            progress.console.print(f"[bold]{name}[/bold]: {FIGURES[name].title}{scope}")
             summary = reproduce_figure(FIGURES[name], chosen, root, workers, data_dir, device, listener, client,
-                                       ensemble_size(ensemble, device), stop_at)
+                                       ensemble_size(ensemble, device), stop_at, stage.curves, stage.seeds)
             verdicts = [c["verdict"] for c in counted(summary["claims"])]
             progress.console.print(f"  {name}: {verdicts.count('held')}/{len(verdicts)} claims held, "
                                    f"{time.perf_counter() - began:.0f} s -> {os.path.join(root, name)}")
-            failed = [message for state, message in summary.get("not_finished", {}).values() if state != "diverged"]
+            failed = [message for state, message in summary.get("not_finished", {}).values()
+                      if state != "diverged" and message != LATER]
+            incomplete.pop(name, None)              # a figure of several stages is judged by its last
             if failed or NO_DATA in verdicts:
                 incomplete[name] = (f"{len(failed)} runs not done" if failed else
                                     f"{verdicts.count(NO_DATA)} claims without data")
@@ -737,7 +743,7 @@ def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, ensemble, 
                     incomplete[name] += " (stopped at the time limit: the same command continues them)"
     console.print(f"claims of every figure done so far: {write_index(root, chosen)}")
     if incomplete:
-        raise click.ClickException(f"{len(incomplete)} of {len(figures)} figures are incomplete ("
+        raise click.ClickException(f"{len(incomplete)} of {len({s.figure for s in figures})} figures are incomplete ("
                                    + ", ".join(f"{n}: {why}" for n, why in incomplete.items())
                                    + "); everything else is written, and each report.md says why")
 

@@ -21,7 +21,8 @@ verdicts it produces were seen:
   of the counts of held claims.
 
 Verdicts:
-  held / within error / not held   as above; each ordered or ≈ claim prints its effect
+  held / within error / not held   as above (held and not held are *decided*, within error is
+                *underpowered*: `decided`); each ordered or ≈ claim prints its effect
                 (difference of means), the two-sided 90% interval matching the one-sided
                 5% tests, and the p-value of the claimed direction
   no data       a group has no value (a run failed or the metric was not measured)
@@ -245,6 +246,21 @@ class Fact:
     def evaluate(self, _=None):
         return {"claim": self.text, "metric": "", "at": "", "epochs": [], "stats": {}, "measured": self.measured,
                 "verdict": HELD if self.held else NOT_HELD}
+
+
+def decided(verdict):
+    """'decided' when a verdict settles its claim (held or not held: the 90% interval lies on one side of the
+    minimum effect, or inside or outside the margin), 'underpowered' when it does not (within error), else ''."""
+    return "decided" if verdict in (HELD, NOT_HELD) else "underpowered" if verdict == WITHIN else ""
+
+
+def power(n, sd, excess, paired=True):
+    """The chance that the rule's one-sided test at ALPHA holds a claim whose true difference exceeds its minimum
+    effect by `excess`, with n seeds per group whose values (paired: whose differences) spread with SD `sd`.
+
+    Unpaired, Welch's test is approximated by the equal-variance one (2n − 2 degrees of freedom)."""
+    se, df = (sd / math.sqrt(n), n - 1) if paired else (sd * math.sqrt(2 / n), 2 * n - 2)
+    return float(st.nct.sf(st.t.ppf(1 - ALPHA, df), df, excess / se))
 
 
 def counted(claims):

@@ -10,26 +10,29 @@ import csv
 import io
 import json
 import os
-import subprocess
 import time
 from dataclasses import asdict
 
 from models.files import write_json, write_text
+from models.training.provenance import commit
 
 from . import aggregate
+from .claims import decided
 from .plots import plot_figure
 from .runner import DONE, SUMMARY, execute, metrics, run_dir
 from .spec import Curve, Layers
 
 
 def reproduce(figure, preset, root, workers=1, data_root=None, device="cpu", listener=None, client=None, ensemble=1,
-              stop_at=None):
+              stop_at=None, curves=None, seeds=None):
     """Run (or reuse) everything `figure` needs under `preset` and write its results folder; returns the summary.
 
     client: a distributed.Client to carry out the runs on its cluster (runner.execute).
     ensemble: the most runs differing only in their seed to train together (runner.execute).
     stop_at: a time.time() after which no training epoch begins (runner.execute). The figure is then drawn
     from the runs done so far and its report says it is partial, with the seeds each curve has.
+    curves, seeds: train only the first `seeds` seeds of the curves labelled in `curves` (None: all), a stage
+    of a plan (analysis/figures/plan.py); the figure is drawn from every run done.
     Only done runs (finished or diverged) enter the curves: a run stopped half way would mix epochs.
     """
     began = time.perf_counter()
@@ -40,7 +43,9 @@ def reproduce(figure, preset, root, workers=1, data_root=None, device="cpu", lis
         return finish(figure, preset, out, summary["claims"], summary, time.perf_counter() - began)
     groups = figure.groups(preset)
     specs = [spec for runs in groups.values() for spec in runs]
-    states = execute(specs, root, workers, data_root, device, listener, client, ensemble, stop_at)
+    trained = None if curves is None and seeds is None else {
+        spec.name for label, runs in groups.items() if curves is None or label in curves for spec in runs[:seeds]}
+    states = execute(specs, root, workers, data_root, device, listener, client, ensemble, stop_at, trained)
     done = {label: [s for s in runs if states[s.name][0] in DONE] for label, runs in groups.items()}
     rows_by_group = {label: [rows for rows in (list(map(aggregate.derive, metrics(root, s))) for s in runs) if rows]
                      for label, runs in done.items()}
@@ -94,21 +99,6 @@ def provenance(root, done, groups):
             "training_seconds": dict(time_by_machine)}
 
 
-def commit():
-    """The git commit of this code ("+" when its Python files differ from it), or None outside a git checkout."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=here, capture_output=True, text=True,
-                              timeout=30)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "*.py"], cwd=here,
-                               capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if head.returncode != 0:
-        return None
-    return head.stdout.strip() + ("+" if dirty.stdout.strip() else "")
-
-
 def seed_ranges(seeds):
     """[0, 1, 2, 5, 7, 8] -> '0–2, 5, 7–8'."""
     spans = []
@@ -125,10 +115,11 @@ def finish(figure, preset, out, claims, summary, seconds):
     write_json(os.path.join(out, "numbers.json"), summary, indent=None)   # data, not prose: compact
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["figure", "claim", "metric", "at", "epochs", "measured", "verdict", "wide grid verdict"])
+    writer.writerow(["figure", "claim", "metric", "at", "epochs", "measured", "verdict", "decided",
+                     "wide grid verdict"])
     for c in claims:
         writer.writerow([figure.name, c["claim"], c["metric"], c["at"], " ".join(map(str, c["epochs"])),
-                         c["measured"], c["verdict"], c.get("wide", {}).get("verdict", "")])
+                         c["measured"], c["verdict"], decided(c["verdict"]), c.get("wide", {}).get("verdict", "")])
     write_text(os.path.join(out, "claims.csv"), buffer.getvalue())
     write_text(os.path.join(out, "report.md"), report(figure, preset, claims, summary))
     return summary
@@ -144,7 +135,8 @@ def claims_table(rows, with_figure=False):
             c["at"], f"epoch {c['at']}" if isinstance(c["at"], int) else str(c["at"]))
         if c["epochs"] and c["at"] in ("last", "early"):
             at = f"{at} ({', '.join(map(str, c['epochs']))})"
-        verdict = f"**{c['verdict']}**" + (" (by construction: not counted)" if c.get("by_construction") else "")
+        verdict = f"**{c['verdict']}**" + (f", {decided(c['verdict'])}" if decided(c["verdict"]) else "") + (
+            " (by construction: not counted)" if c.get("by_construction") else "")
         if "wide" in c:
             verdict += f" (wide grid: {c['wide']['verdict']}; {c['wide']['measured']})"
         cells = [c["claim"], at or "—", c["measured"], verdict]

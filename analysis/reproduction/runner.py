@@ -67,6 +67,59 @@ def state(root, spec):
     return folder_state(run_dir(root, spec))
 
 
+MISMATCH = "mismatched"       # the state of a done run whose files do not match its settings: never used
+
+
+def verify(root, spec):
+    """None when the done run in spec's folder is the run spec asks for; else one sentence saying what differs.
+
+    A run folder travels between machines and can be edited, so before a done run enters a figure its
+    config.json must equal the settings its name's hash stands for, and its metrics must hold each epoch
+    0..E exactly once (E: the epochs asked for, or the last good epoch of a diverged run)."""
+    from models.files import read_jsonl
+    from models.training.loop import CONFIG
+    folder = run_dir(root, spec)
+    try:
+        with open(os.path.join(folder, CONFIG)) as f:
+            saved = json.load(f)
+        with open(os.path.join(folder, SUMMARY)) as f:
+            summary = json.load(f)
+        epochs = [row.get("epoch") if isinstance(row, dict) else None
+                  for row in read_jsonl(os.path.join(folder, METRICS))]
+        if not isinstance(saved, dict) or not isinstance(summary, dict):
+            raise ValueError("a file is not a JSON object")
+    except (OSError, ValueError) as e:
+        return _set_aside(folder, f"a file cannot be read ({e})")
+    asked = spec.identity()["config"]
+    found = {k: v for k, v in saved.items() if k not in ("device", "data_info")}
+    if isinstance(found.get("data"), dict):
+        found["data"] = {k: v for k, v in found["data"].items() if k != "root"}
+    found = json.loads(json.dumps(found, sort_keys=True, default=str))
+    asked = json.loads(json.dumps(asked, sort_keys=True, default=str))
+    differs = sorted(set(asked) | set(found), key=str)
+    differs = [k for k in differs if asked.get(k) != found.get(k)]
+    if differs:
+        return _set_aside(folder, "its config.json differs in " + ", ".join(
+            f"{k} ({_short(found.get(k))} there, {_short(asked.get(k))} asked)" for k in differs[:3]))
+    last = spec.config.epochs if summary.get("status") == "finished" else summary.get("last_good_epoch")
+    if summary.get("status") == "finished" and summary.get("epochs") != spec.config.epochs:
+        return _set_aside(folder, f"its summary.json records {summary.get('epochs')} epochs, not the "
+                                  f"{spec.config.epochs} asked")
+    if not isinstance(last, int) or epochs != list(range(last + 1)):
+        return _set_aside(folder, f"its {METRICS} does not hold each epoch 0..{last} once")
+    return None
+
+
+def _short(value):
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _set_aside(folder, what):
+    return (f"{os.path.basename(folder)} is not the run its name stands for: {what}; it is not used and nothing in it is changed. "
+            f"Move it aside (mv {folder} {folder}.set-aside) or delete it, and the same command trains it again")
+
+
 def _dataset(config):
     from models.data import load
     import numpy
@@ -178,9 +231,14 @@ class Listener:
         pass
 
 
+LATER = "left to a later stage of the plan"
+
+
 def execute(specs, root, workers=1, data_root=None, device="cpu", listener=None, client=None, ensemble=1,
-            stop_at=None):
+            stop_at=None, trained=None):
     """Make sure every run in `specs` is done; returns {name: (status, message)}.
+
+    trained: the names of the runs to train (None: all); the others are only read, with the message LATER.
 
     ensemble: the most runs (differing only in their seed) to train together as one ensemble.
     client: a distributed.Client; each ensemble not done yet becomes one task on its cluster.
@@ -191,9 +249,19 @@ def execute(specs, root, workers=1, data_root=None, device="cpu", listener=None,
     unique = {}
     for spec in specs:
         unique.setdefault(spec.name, spec)
-    todo = [s for s in unique.values() if state(root, s) not in DONE]
     results = {name: (state(root, s), "") for name, s in unique.items()}
-    listener.begin(len(unique), len(unique) - len(todo))
+    wrong = {name: verify(root, spec) for name, spec in unique.items() if results[name][0] in DONE}
+    wrong = {name: message for name, message in wrong.items() if message}
+    todo = [s for s in unique.values() if results[s.name][0] not in DONE and s.name not in wrong]
+    if trained is not None:
+        results.update((s.name, (results[s.name][0], LATER)) for s in todo if s.name not in trained)
+        todo = [s for s in todo if s.name in trained]
+        unique = {name: s for name, s in unique.items() if name in trained or name in wrong or
+                  results[name][0] in DONE}
+    listener.begin(len(unique), len(unique) - len(todo) - len(wrong))
+    for name, message in wrong.items():
+        results[name] = (MISMATCH, message)
+        listener.finished(name, MISMATCH, 0.0, message)
     groups = ensembles(todo, ensemble)
 
     def report(outcomes):

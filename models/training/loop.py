@@ -42,6 +42,7 @@ from minigrad.backend import device_of
 from models.files import TMP_PREFIX, append_jsonl, remove_temporaries, write_json, write_jsonl
 from .checkpoint import load_checkpoint, save_checkpoint
 from .lock import LOCK, RunError, run_lock
+from .provenance import commit
 
 CONFIG, CHECKPOINT, METRICS, SUMMARY = "config.json", "checkpoint.npz", "metrics.jsonl", "summary.json"
 
@@ -160,12 +161,13 @@ class _Member:
         self.paths = {name: os.path.join(run_dir, name) for name in (CONFIG, CHECKPOINT, METRICS, SUMMARY)}
         _check_folder(run_dir, resume)
         remove_temporaries(run_dir)
-        self.history, self.saved, self.outcome = [], None, None
+        self.history, self.saved, self.outcome, self.stretches = [], None, None, []
         if resume:
             read_config(run_dir)                    # a damaged config.json is reported now, not by its next reader
             with _checkpoint_errors(run_dir):
                 model_state, optimizer_state, meta = load_checkpoint(self.paths[CHECKPOINT])
                 self.history = meta["history"]
+                self.stretches = meta.get("stretches", [])
                 done = self.history[-1]["epoch"]
             if config.epochs < done:
                 raise RunError(f"the run in {run_dir} has done {done} epochs; resume it with --epochs {done} or more")
@@ -176,16 +178,21 @@ class _Member:
         if self.saved is None:
             write_json(self.paths[CONFIG], dict(asdict(self.config), data_info=data.info))
         write_jsonl(self.paths[METRICS], self.history)
+        if len(self.history) <= self.config.epochs:          # epochs left to train: a stretch begins
+            self.stretches.append({"from_epoch": len(self.history), "commit": commit(),
+                                   "machine": mg.describe(self.config.device)})
 
     def finish_epoch(self, row, model_state, optimizer_state):
         self.history.append(row)
-        save_checkpoint(self.paths[CHECKPOINT], model_state, optimizer_state, {"history": self.history})
+        save_checkpoint(self.paths[CHECKPOINT], model_state, optimizer_state,
+                        {"history": self.history, "stretches": self.stretches})
         append_jsonl(self.paths[METRICS], row)
 
     def diverged(self, epoch, step, value):
         last = self.history[-1]["epoch"]
         write_json(self.paths[SUMMARY], {"status": "diverged", "epoch": epoch, "step": step, "loss": repr(value),
-                                         "last_good_epoch": last, "machine": mg.describe(self.config.device)})
+                                         "last_good_epoch": last, "machine": mg.describe(self.config.device),
+                                         "stretches": self.stretches})
         self.outcome = Diverged(f"training diverged at epoch {epoch}, step {step} (loss {value}); "
                                 f"the checkpoint of epoch {last} is kept in {self.run_dir}")
 
@@ -193,7 +200,8 @@ class _Member:
         history = self.history
         self.outcome = {"status": "finished", "epochs": self.config.epochs,
                         **{k: v for k, v in history[-1].items() if k != "epoch"},
-                        "seconds_total": sum(r["seconds"] for r in history), "machine": mg.describe(self.config.device)}
+                        "seconds_total": sum(r["seconds"] for r in history), "machine": mg.describe(self.config.device),
+                        "stretches": self.stretches}
         write_json(self.paths[SUMMARY], self.outcome)
 
 

@@ -476,7 +476,7 @@ def test_derived_rows_carry_both_fits_of_their_moments():
 
 
 def test_verdicts_do_not_depend_on_the_blas_thread_count(tmp_path):
-    """The numbers differ in their last bits between 1 and 2 BLAS threads (summation order); the verdicts may not."""
+    """The numbers may differ in their last bits between 1 and 2 BLAS threads (summation order); the verdicts may not."""
     verdicts, curves = [], []
     for threads in ("1", "2"):
         out = tmp_path / f"threads{threads}"
@@ -486,8 +486,10 @@ def test_verdicts_do_not_depend_on_the_blas_thread_count(tmp_path):
         verdicts.append([(name, c["claim"], c["verdict"]) for name in ("fig3", "fig5", "fig6")
                          for c in json.loads((out / name / "numbers.json").read_text())["claims"]])
         curves.append(json.loads((out / "fig3" / "numbers.json").read_text())["curves"])
-    assert curves[0] != curves[1]                  # the drift is there (else this test would prove nothing) ...
-    assert verdicts[0] == verdicts[1] and len(verdicts[0]) > 10     # ... and no verdict follows it
+    assert verdicts[0] == verdicts[1] and len(verdicts[0]) > 10     # no verdict follows the thread count
+    if curves[0] == curves[1]:      # whether the numbers drift at all is the BLAS's choice of kernel, not ours
+        pytest.skip("this machine's BLAS gives bit-identical curves under 1 and 2 threads: the verdicts agreed, "
+                    "but there was no drift for them to survive")
 
 
 def _course(values_by_epoch, metric="m"):
