@@ -782,15 +782,26 @@ def runs():
 @runs.command("pack")
 @click.argument("root", type=click.Path())
 @click.argument("archive", type=click.Path())
-def pack_runs(root, archive):
+@click.option("--by-figure", "by_figure", type=click.Choice(["quick", "paper", "quick-full", "test"]), default=None,
+              metavar="PRESET", help="ARCHIVE is a folder: each figure of PRESET gets ARCHIVE/<figure>/runs.tar.gz "
+                                     "with the runs it owns, their metrics thinned to what the figures read.")
+def pack_runs(root, archive, by_figure):
     """Write ARCHIVE, a .tar.gz of the finished runs of ROOT.
 
     ROOT is a reproduction's --out folder (e.g. results/paper). Each finished (or diverged) run
     travels as config.json, metrics.jsonl and summary.json; checkpoints stay behind.
     """
-    from analysis.reproduction.archive import ArchiveError, pack
-    writable(os.path.dirname(os.path.abspath(archive)), "ARCHIVE")
+    from analysis.figures import FIGURES
+    from analysis.reproduction import presets
+    from analysis.reproduction.archive import ArchiveError, pack, pack_figures
+    writable(archive if by_figure else os.path.dirname(os.path.abspath(archive)), "ARCHIVE")
     try:
+        if by_figure:
+            counts = pack_figures(root, archive, list(FIGURES.values()), presets.get(by_figure))
+            for name, packed in counts.items():
+                console.print(f"packed {packed} finished runs into {os.path.join(archive, name, 'runs.tar.gz')}",
+                              soft_wrap=True, markup=False)
+            return
         counts = pack(root, archive)
     except ArchiveError as e:
         raise click.ClickException(str(e))
@@ -801,27 +812,29 @@ def pack_runs(root, archive):
 
 
 @runs.command("unpack")
-@click.argument("archive", type=click.Path())
+@click.argument("archives", metavar="ARCHIVE...", nargs=-1, required=True, type=click.Path())
 @click.argument("root", type=click.Path())
-def unpack_runs(archive, root):
-    """Add the finished runs of ARCHIVE to ROOT.
+def unpack_runs(archives, root):
+    """Add the finished runs of each ARCHIVE to ROOT.
 
     `reproduce --out ROOT` then reuses them instead of training them again. A run finished in
     ROOT already is kept; one there but not finished is replaced, unless a live trainer holds it.
     """
     from analysis.reproduction.archive import ArchiveError, unpack
     writable(root, "ROOT")
-    try:
-        counts = unpack(archive, root)
-    except ArchiveError as e:
-        raise click.ClickException(str(e))
-    except OSError as e:
-        raise click.ClickException(f"cannot write to {root} ({e.strerror or e}); choose another ROOT")
-    console.print(f"unpacked into {root}: added {counts['added']}, kept {counts['kept']} (finished here already), "
-                  f"replaced {counts['replaced']} (not finished here), skipped {counts['skipped']} (locked by a trainer)",
-                  soft_wrap=True, markup=False)
-    for note in counts["notes"]:
-        console.print(f"  skipped: {note}", soft_wrap=True, markup=False)
+    for archive in archives:
+        try:
+            counts = unpack(archive, root)
+        except ArchiveError as e:
+            raise click.ClickException(str(e))
+        except OSError as e:
+            raise click.ClickException(f"cannot write to {root} ({e.strerror or e}); choose another ROOT")
+        console.print((f"{archive}: " if len(archives) > 1 else "") +
+                      f"unpacked into {root}: added {counts['added']}, kept {counts['kept']} (finished here "
+                      f"already), replaced {counts['replaced']} (not finished here), skipped {counts['skipped']} "
+                      "(locked by a trainer)", soft_wrap=True, markup=False)
+        for note in counts["notes"]:
+            console.print(f"  skipped: {note}", soft_wrap=True, markup=False)
 
 
 # ----------------------------------------------------------------------------- toy models

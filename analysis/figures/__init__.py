@@ -6,4 +6,4 @@ _ORDER = [toys.FIGURES[0], fig3.FIGURE, fig4.FIGURE, fig5.FIGURE, fig6.FIGURE, f
           *figS7.FIGURES, conv.FIG3, conv.FIG5, activation.FIGURE]
 from . import fidelity, readings  # noqa: E402  (both build on fig3, the grid on fig5 too)
 
-FIGURES = {f.name: f for f in _ORDER + [fidelity.FIGURE, readings.FIGURE]}
+FIGURES = {f.name: f for f in _ORDER + [readings.FIGURE, fidelity.FIGURE]}

@@ -48,4 +48,5 @@ FIGURE = Figure(
      Curve("meters/rms/logits", "RMS of the logits", log=True, title="logit scale during training")],
     notes=lambda preset: ("The RMS is over (examples, units) of each hidden layer's output x_l on the first "
                           f"{preset.meter_samples} training examples, in eval mode; 'growth' is the last hidden "
-                          "layer's RMS over the first's. The runs are those of Figs 3, 5, 6 and 7 (shared folders)."))
+                          "layer's RMS over the first's. The runs are those of Figs 3, 5, 6 and 7 (shared folders)."),
+    reuses=True)

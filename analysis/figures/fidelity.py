@@ -106,7 +106,7 @@ def _bars(metric, fig, labels, ylabel, log=False, at="mean", title=""):
                 lo, hi = min(values), max(values)
                 pad = 0.1 * (hi - lo) or 1e-4
                 ax.set_ylim(lo - pad, hi + pad)
-    draw.title = title
+    draw.title, draw.metrics = title, (metric,)
     return draw
 
 
@@ -152,4 +152,4 @@ FIGURE = Figure(
      _bars("train_acc", "fig5", FIG5, "train accuracy (%), mean over epochs", title="Fig 5 nets, CIFAR-100"),
      _bars("meters/rms/growth_last_first", "fig5", FIG5, "RMS last / first hidden layer at init", log=True, at=0,
            title="activation growth at init, Fig 5 nets")],
-    notes=lambda preset: __doc__.split("\n\n", 1)[1].strip(), tables=tables)
+    notes=lambda preset: __doc__.split("\n\n", 1)[1].strip(), tables=tables, reuses=True)

@@ -49,7 +49,7 @@ def figure(name="fig4", data="cifar100", title="Training accuracy is correlated 
                       "have smaller incoming-weight norms (c) and larger overlaps (d); overlaps separate earlier.")
     return Figure(name, title, paper, lambda preset: nets(preset, data), CLAIMS, PANELS, regroup=split,
                   notes=notes or (lambda preset: INDEX_NOTE),
-                  colors=COLORS)
+                  colors=COLORS, reuses=True)
 
 
 FIGURE = figure()

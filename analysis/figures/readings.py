@@ -45,4 +45,4 @@ FIGURE = Figure(
      Curve("hessian/negativity", "negativity index", title="negativity index"),
      fitted_spectra(),
      Layers("meters/rms", "RMS of layer output", epochs=(0,), log=True, title="activation scale at init")],
-    notes=lambda preset: __doc__.split("\n\n", 1)[1].strip() + " " + INDEX_NOTE)
+    notes=lambda preset: __doc__.split("\n\n", 1)[1].strip() + " " + INDEX_NOTE, reuses=True)

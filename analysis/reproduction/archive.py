@@ -10,6 +10,8 @@ them to another root, where the runner then reuses them instead of training agai
 An archive may come from elsewhere, so unpack() checks all of it before writing anything:
 only regular files runs/<run>/<one of the three names>, each run complete and done.
 """
+import io
+import json
 import os
 import tarfile
 import time
@@ -28,15 +30,21 @@ class ArchiveError(RuntimeError):
     """A root or an archive that cannot be packed or unpacked (one sentence for the user)."""
 
 
-def pack(root, archive):
+MAX_BYTES = {CONFIG: 1 << 20, SUMMARY: 1 << 20, METRICS: 64 << 20}   # a run's files are KB, its metrics a few MB
+
+
+def pack(root, archive, names=None, keep=None):
     """Write `archive` (.tar.gz, atomically) with the three files of every done run of `root`.
 
+    names: only these runs (None: all). keep: run name -> (metric -> bool), to thin each metrics row to the
+    metrics its figures read (None: the rows whole).
     Returns {"packed": runs written, "skipped": runs not done (left out)}.
     """
     runs = os.path.join(root, "runs")
     if not os.path.isdir(runs):
         raise ArchiveError(f"{root} holds no runs/ folder: give a reproduction's --out folder, e.g. results/paper")
-    names = sorted(name for name in os.listdir(runs) if os.path.isdir(os.path.join(runs, name)))
+    names = sorted(name for name in os.listdir(runs) if os.path.isdir(os.path.join(runs, name))
+                   and (names is None or name in names))
     done = [name for name in names if _done(os.path.join(runs, name))
             and all(os.path.isfile(os.path.join(runs, name, file)) for file in FILES)]
 
@@ -45,12 +53,51 @@ def pack(root, archive):
             for name in done:
                 for file in FILES:
                     path = os.path.join(runs, name, file)
+                    if file == METRICS and keep is not None:
+                        data = _thinned(path, keep(name))
+                    else:
+                        with open(path, "rb") as f:
+                            data = f.read()
                     member = tarfile.TarInfo(f"runs/{name}/{file}")
-                    member.size, member.mtime, member.mode = os.path.getsize(path), int(time.time()), 0o644
-                    with open(path, "rb") as f:
-                        tar.addfile(member, f)
+                    member.size, member.mtime, member.mode = len(data), int(time.time()), 0o644
+                    tar.addfile(member, io.BytesIO(data))
     atomic_write(archive, write)
     return {"packed": len(done), "skipped": len(names) - len(done)}
+
+
+def _thinned(path, keep):
+    """The bytes of a metrics.jsonl whose rows hold only the metrics `keep` accepts."""
+    from models.files import read_jsonl
+    return "".join(json.dumps({k: v for k, v in row.items() if keep(k)}) + "\n" for row in read_jsonl(path)).encode()
+
+
+def pack_figures(root, dest, figures, preset):
+    """One compact archive per figure, `dest/<figure>/runs.tar.gz`, of the done runs of `root` that it owns.
+
+    figures: Figure definitions in order. A run shared by several figures is owned by the first that does
+    not reuse other figures' runs (Figure.reuses), else by the first; its rows keep every metric that any
+    figure declaring it reads (reproduce.reads). Returns {figure: packed runs} for the figures with runs."""
+    from .reproduce import reads
+    readers = {}
+    for figure in figures:
+        if figure.kind == "runs":
+            for runs in figure.groups(preset).values():
+                for spec in runs:
+                    readers.setdefault(spec.name, []).append(figure)
+    owner = {name: next((f for f in found if not f.reuses), found[0]).name for name, found in readers.items()}
+    tests = {figure.name: reads(figure, preset) for figure in figures if figure.kind == "runs"}
+    readers = {name: [tests[n] for n in dict.fromkeys(f.name for f in found)] for name, found in readers.items()}
+    present = set(os.listdir(os.path.join(root, "runs"))) if os.path.isdir(os.path.join(root, "runs")) else set()
+    out = {}
+    for figure in figures:
+        names = {name for name, by in owner.items() if by == figure.name and name in present
+                 and _done(os.path.join(root, "runs", name))}
+        if names:
+            path = os.path.join(dest, figure.name, "runs.tar.gz")
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            keep = lambda name: (lambda metric, tests=readers[name]: any(t(metric) for t in tests))  # noqa: E731
+            out[figure.name] = pack(root, path, names, keep)["packed"]
+    return out
 
 
 def unpack(archive, root):
@@ -127,6 +174,10 @@ def _check(archive, tar):
                                    f"(an archive of runs holds only runs/<run>/ with {', '.join(FILES)}, as regular "
                                    "files)")
             _, name, file = member.name.split("/")
+            if member.size > MAX_BYTES[file]:
+                raise ArchiveError(f"{archive} is refused, nothing was unpacked: {member.name} is "
+                                   f"{member.size / 2**20:.0f} MiB, more than a run's {file} can be "
+                                   f"({MAX_BYTES[file] / 2**20:.0f} MiB)")
             if file in runs.setdefault(name, {}):
                 raise ArchiveError(f"{archive} is refused, nothing was unpacked: it holds {member.name} twice")
             runs[name][file] = member

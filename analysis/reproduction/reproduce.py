@@ -81,6 +81,24 @@ def shown(figure, claimed):
     return lambda metric: metric in keep or metric.startswith(prefixes)
 
 
+DERIVED_FROM = {"meters/grad/first_over_last": "meters/grad", "meters/rms/growth_last_first": "meters/rms"}
+
+
+def reads(figure, preset):
+    """Whether `figure` reads a metric of its runs' rows: what shown() keeps, the Hessian's rows (the mixture
+    fits are derived from their moments), the per-layer meters behind each derived ratio it reads, and the
+    epoch and its seconds. The rest of a row is what a compact archive of the figure's runs leaves out."""
+    claims = figure.claims(preset) if callable(figure.claims) else figure.claims
+    metrics = {getattr(c, k) for c in claims for k in ("metric", "first", "then", "other") if getattr(c, k, None)}
+    metrics |= {getattr(p, k) for p in figure.panels for k in ("x", "y") if isinstance(getattr(p, k, None), str)}
+    metrics |= {m for p in figure.panels for m in getattr(p, "metrics", ())}        # a figure's own panels
+    keep = shown(figure, metrics)
+    layers = tuple(prefix + "/layer" for derived, prefix in DERIVED_FROM.items()
+                   if derived in metrics or any(getattr(p, "metric", None) == derived for p in figure.panels))
+    return lambda metric: (keep(metric) or metric in metrics or metric in ("epoch", "seconds")
+                           or metric.startswith(("hessian/",) + layers))
+
+
 def provenance(root, done, groups):
     """Where a figure's numbers come from: the commit of this code, the seeds each curve has of those it
     declares, and the training time each machine spent on them (the runs' own records, summary.json)."""

@@ -88,6 +88,8 @@ class Figure:
     notes      optional preset -> text for the report (settings, what the preset cannot show)
     colors     optional {group: matplotlib color} for groups that should keep one color in every panel
     tables     optional (claims, rows by group) -> markdown the report shows (e.g. the fidelity grid's matrix)
+    reuses     its runs are mostly other figures' (Fig 4's plain nets are Fig 5's): a run's compact archive goes
+               with a figure that does not reuse (archive.pack_figures)
     """
     name: str
     title: str
@@ -99,5 +101,6 @@ class Figure:
     notes: callable = None
     colors: dict = field(default_factory=dict)
     tables: callable = None
+    reuses: bool = False
 
     kind = "runs"

@@ -182,3 +182,31 @@ def test_pack_needs_a_reproduction_folder_and_writes_atomically(tmp_path):
     with tarfile.open(tmp_path / "runs.tar.gz") as tar:
         assert tar.getnames() == [f"runs/r/{name}" for name in FILES]
     assert sorted(os.listdir(tmp_path)) == ["root", "runs.tar.gz"]          # no temporary file left
+
+
+def test_compact_archives_per_figure_draw_the_same_numbers(swept, tmp_path):
+    from analysis.reproduction.archive import pack_figures
+    root, _ = swept
+    counts = pack_figures(root, str(tmp_path / "packed"), list(FIGURES.values()), TEST)
+    assert sum(counts.values()) == 10 and counts["fig6"] == 2     # BiasReg+BN is Fig 6's own; the rest are shared
+    fresh = str(tmp_path / "fresh")
+    for name in counts:
+        unpack(str(tmp_path / "packed" / name / "runs.tar.gz"), fresh)
+    spec = _spec()
+    full = runner.metrics(root, spec)
+    thin = runner.metrics(fresh, spec)
+    assert [r["epoch"] for r in thin] == [r["epoch"] for r in full] and len(thin[0]) < len(full[0])
+    reproduce(FIGURES["fig6"], TEST, fresh, stop_at=0)
+    assert _numbers(fresh) == _numbers(root)
+
+
+def test_a_member_larger_than_a_runs_file_is_refused_before_it_is_read(tmp_path):
+    archive = tmp_path / "bomb.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, size in (("config.json", 2), ("metrics.jsonl", 2), ("summary.json", 2 << 20)):
+            member = tarfile.TarInfo(f"runs/r/{name}")
+            member.size = size
+            tar.addfile(member, io.BytesIO(b"{" + b" " * (size - 2) + b"}"))
+    with pytest.raises(ArchiveError, match="summary.json is 2 MiB, more than"):
+        unpack(str(archive), str(tmp_path / "root"))
+    assert not (tmp_path / "root" / "runs" / "r").exists()
