@@ -26,15 +26,11 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgre
                            TimeRemainingColumn)
 from rich.table import Table
 
+from models.options import ARCHS, REGULARIZERS, run_name
+
 console = Console()
 
 # ----------------------------------------------------------------------------- options declared once
-
-ARCHS = {   # CLI name -> (model arch, skip)
-    "plain": ("mlp", "plain"), "residual": ("mlp", "residual"), "hyperres": ("mlp", "hyperres"),
-    "conv-plain": ("conv", "plain"), "conv-residual": ("conv", "residual"),
-}
-REGULARIZERS = ("none", "biasreg", "biasl2")
 
 
 def _device(ctx, param, value):
@@ -72,7 +68,8 @@ def _widths(ctx, param, value):
 
 
 device_option = click.option("--device", default="cpu", show_default=True, callback=_device,
-                             help="cpu, or cuda (needs CuPy and a GPU).")
+                             help="cpu, or cuda (cuda:0, ...; needs a GPU and CuPy: from the checkout, "
+                                  "python -m pip install -e \".[cuda]\").")
 data_dir_option = click.option("--data-dir", default=None, help="Folder holding the CIFAR tarballs "
                                "(default: $SKIP_SINGULARITIES_DATA, else ~/.cache/skip-singularities).")
 
@@ -142,80 +139,14 @@ model_options = _apply(_model_options())
 data_options = _apply(DATA_OPTIONS)
 
 
-def model_config(p):
-    """The models.build config described by the parsed model options `p` (and p["dataset"] for BiasReg)."""
-    kind, skip = ARCHS[p["arch"]]
-    skip_scale, branch_init = p.get("skip_scale", "none"), p.get("branch_init", "glorot")
-    if kind == "conv" and (skip_scale != "none" or branch_init != "glorot"):
-        raise click.UsageError("--skip-scale and --branch-init apply only to the fully connected nets")
-    if kind == "conv":
-        config = {"arch": "conv", "skip": skip, "blocks": p["blocks"], "widths": list(p["widths"])}
-        if p["init"] != "glorot_normal":
-            config["init"] = p["init"]
-    else:
-        config = {"arch": "mlp", "skip": skip, "depth": p["depth"], "width": p["width"], "init": p["init"]}
-    for key in ("skip_matrix", "hyper_matrix"):
-        if p[key]:
-            config[key] = p[key]
-    if p["reg"] != "none":
-        config["bias_reg"] = _bias_reg(p)
-        if p["reg_lambda"] is not None:
-            config["bias_lambda"] = p["reg_lambda"]
-    if kind == "conv":            # the conv nets take the Fig 5 variants (init, BiasReg) but none of the MLP's others
-        return config
-    if p["bn_layer"] is not None:
-        config["bn_layer"] = p["bn_layer"]
-    if skip_scale != "none":
-        config["skip_scale"] = skip_scale
-    if branch_init != "glorot":
-        config["branch_init"] = branch_init
-    return config
-
-
-def _bias_reg(p):
-    if p["reg"] == "biasl2":
-        return "l2"
-    if p["reg_mu"] is not None or p["reg_sigma"] is not None:
-        if p["reg_mu"] is None or p["reg_sigma"] is None:
-            raise click.UsageError("give both --reg-mu and --reg-sigma, or neither (the paper's values for the data set)")
-        return [p["reg_mu"], p["reg_sigma"]]
-    if p["dataset"] in ("cifar10", "cifar100"):
-        return p["dataset"]
-    raise click.UsageError(f"BiasReg on {p['dataset']} needs --reg-mu and --reg-sigma (the paper gives them "
-                           "only for cifar10 and cifar100)")
-
-
 def configs(params):
-    """(model config, data config) from the parsed model and data options; one clear sentence when they clash."""
-    from models import build
-    if params["arch"].startswith("conv") and params["pca"]:
-        raise click.UsageError("--pca gives vectors; the conv nets need images")
-    model = model_config(params)
-    try:   # a bad combination (k larger than the width, a BN layer past the depth) fails here, in one line
-        build(dict(model, **({"inputs": 8} if model["arch"] == "mlp" else {}), classes=2), seed=0)
+    """models.options.configs, its memory check sized by the current command's options; a clash is one sentence."""
+    from models import options
+    ctx = click.get_current_context(silent=True)
+    try:
+        return options.configs(params, ctx and ctx.params, ctx is not None and ctx.command.name == "train")
     except ValueError as e:
         raise click.UsageError(str(e))
-    data = {"name": params["dataset"], "root": params["data_dir"], "labels": params["labels"],
-            "mirror": params["mirror"], "preprocess": params["preprocess"], "pca": params["pca"],
-            "flatten": not params["arch"].startswith("conv"), "download": params["download"]}
-    return model, data
-
-
-def run_name(arch, depth, dataset, seed, model):
-    """The default run folder name of `train`: the net's CLI name and every variant it carries."""
-    parts = [arch, f"d{depth}" if model["arch"] == "mlp" else f"b{model['blocks']}"]
-    parts += [str(model[key]) for key in ("skip_matrix", "hyper_matrix") if key in model]
-    if model.get("init") == "malicious":
-        parts.append("malinit")
-    if "bias_reg" in model:
-        parts.append("biasl2" if model["bias_reg"] == "l2" else "biasreg")
-    if "bn_layer" in model:
-        parts.append(f"bn{model['bn_layer']}")
-    if "skip_scale" in model:
-        parts.append(f"scale-{model['skip_scale']}")
-    if "branch_init" in model:
-        parts.append(f"init-{model['branch_init']}")
-    return "-".join(parts + [dataset, f"s{seed}"])
 
 
 def _user_errors():
@@ -226,11 +157,40 @@ def _user_errors():
     return DataError, RunError, Diverged, minigrad.DeviceError
 
 
-def writable(folder, flag="--out"):
-    """Make `folder` and show it can be written, before any work starts (one sentence if not)."""
+def printable(path, flag="--out"):
+    """Refuse a path with a control character (a newline, a tab, an escape): such a folder is made as asked,
+    but every line that names it, and every shell that is given it, is broken by it."""
+    import unicodedata
+    bad = next((c for c in os.fspath(path) if unicodedata.category(c) in ("Cc", "Zl", "Zp")), None)
+    if bad is not None:
+        raise click.ClickException(f"{flag} {os.fspath(path)!r} holds the control character {bad!r}; "
+                                   f"choose another {flag} of printable characters")
+    return path
+
+
+def _refused(error, flag="--out"):
+    """The sentence for a result the file system refused to take (models.files.WriteError)."""
+    import errno
+    todo = "free space there or choose another" if error.errno in (errno.ENOSPC, errno.EDQUOT) else "choose another"
+    return f"cannot write to {error.folder} ({error.strerror}); {todo} {flag}"
+
+
+def writable(folder, flag="--out", make=True):
+    """Make `folder` and show it can be written, before any work starts (one sentence if not).
+
+    make=False: leave a missing folder to be made when the work starts (a run's folder, so that a
+    refused start leaves none), and show that the nearest folder above it can be written.
+    """
+    printable(folder, flag)
     try:
-        os.makedirs(folder, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
+        probe = folder
+        if make:
+            os.makedirs(folder, exist_ok=True)
+        else:
+            probe = os.path.abspath(folder)
+            while not os.path.exists(probe):        # ends at the root at the latest
+                probe = os.path.dirname(probe)
+        with tempfile.TemporaryFile(dir=probe):
             pass
     except OSError as e:
         raise click.ClickException(f"cannot write to {folder} ({e.strerror or e}); choose another {flag}")
@@ -305,9 +265,6 @@ def _history_table(history, title):
 
 # ----------------------------------------------------------------------------- train
 
-RESUMABLE = {"out", "resume", "device", "epochs", "data_dir", "download"}   # may differ when a run is resumed
-
-
 @click.command()
 @model_options
 @data_options
@@ -320,53 +277,40 @@ RESUMABLE = {"out", "resume", "device", "epochs", "data_dir", "download"}   # ma
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Run folder (default: runs/<arch>-<depth>-...-<dataset>-s<seed>).")
-@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--resume", is_flag=True,
+              help="Continue the run in --out (default: the folder the other options name) from its last checkpoint: "
+                   "the options left out are the run's own, those given must agree with them.")
 @click.option("--members", type=click.IntRange(1), default=1, show_default=True,
               help="Train the seeds --seed .. --seed+N-1 together as one seed ensemble (one batched pass; each run "
                    "folder as if trained alone). --out is then the folder that holds their run folders (default runs); "
                    "with --resume, run the same command again.")
 @click.pass_context
 def train(ctx, epochs, batch_size, lr, seed, device, dtype, out, resume, members, **params):
-    """Train one network with Adam (the paper's settings by default) and record it in a run folder."""
-    from models.files import read_jsonl
-    from models.training import METRICS, TrainConfig, read_config, train as run_training
+    """Train one network with Adam (the paper's settings by default) and record it in a run folder.
 
+    Interrupted (Ctrl-C), it prints the command that continues the run: the same one with --resume.
+    """
+    from models.files import read_jsonl
+    from models.training import METRICS, train as run_training
+
+    if members > 1 or out is None or not resume:      # the net of the options: to train, or naming the folders
+        config = _train_config(ctx.params)
+        name = lambda s: run_name(params["arch"], params["depth"], params["dataset"], s, config.model)  # noqa: E731
     if members > 1:
-        model, data = configs(params)
-        base = TrainConfig(model=model, data=data, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                           dtype=dtype, device=device)
-        return _train_members(base, members, out or "runs", resume,
-                              lambda s: run_name(params["arch"], params["depth"], params["dataset"], s, model))
+        return _train_members(ctx, config, members, out or "runs", resume, name)
+    out = out or os.path.join("runs", name(seed))
     if resume:
-        if out is None:
-            raise click.UsageError("--resume needs --out: the folder of the run to continue")
-        changed = [name for name in ctx.params if name not in RESUMABLE and _given(ctx, name)]
-        if changed:
-            flags = ", ".join("--" + name.replace("_", "-") for name in changed)
-            raise click.UsageError(f"a resumed run keeps its saved settings; drop {flags} "
-                                   "(only --epochs, --device and --data-dir may change)")
+        config = _resumed_config(ctx, out)
+
+    writable(out, make=False)
+    display = training_display()
+    with _continued_on_interrupt(ctx, [out]):
         try:
-            config = read_config(out)
+            run_training(config, out, resume=resume, progress=display)
         except _user_errors() as e:
             raise click.ClickException(str(e))
-        config.epochs, config.device = epochs if _given(ctx, "epochs") else config.epochs, device
-        if params["data_dir"] is not None:
-            config.data["root"] = params["data_dir"]
-        config.data["download"] = params["download"]
-    else:
-        model, data = configs(params)
-        config = TrainConfig(model=model, data=data, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                             dtype=dtype, device=device)
-        out = out or os.path.join("runs", run_name(params["arch"], params["depth"], params["dataset"], seed, model))
-
-    writable(out)
-    display = training_display()
-    try:
-        run_training(config, out, resume=resume, progress=display)
-    except _user_errors() as e:
-        raise click.ClickException(str(e))
-    finally:
-        display.close()
+        finally:
+            display.close()
     console.print(_history_table(read_jsonl(os.path.join(out, METRICS)), out))
 
 
@@ -374,31 +318,78 @@ def _given(ctx, name):
     return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
 
 
-def _train_members(base, members, root, resume, name):
-    """train --members: the seeds of `base` as one ensemble, each into <root>/<its run name>."""
-    import dataclasses
-    from models.training import CHECKPOINT, read_config, train_ensemble
-
-    configs = [dataclasses.replace(base, seed=base.seed + k, data=dict(base.data)) for k in range(members)]
-    folders = [os.path.join(root, name(config.seed)) for config in configs]
-    resumes = [resume and os.path.exists(os.path.join(folder, CHECKPOINT)) for folder in folders]
-    fixed = lambda c: dict(dataclasses.asdict(c), epochs=None, device=None,   # noqa: E731  (what resuming may change)
-                           data={k: v for k, v in c.data.items() if k not in ("root", "download")})
-    for folder, config, again in zip(folders, configs, resumes):
-        try:
-            if again and fixed(read_config(folder)) != fixed(config):
-                raise click.ClickException(f"the run in {folder} was trained with other settings: resume it with the "
-                                           "command that started it (only --epochs, --device and --data-dir may change)")
-        except _user_errors() as e:
-            raise click.ClickException(str(e))
-    writable(root)
-    display = training_display()
+def _train_config(p):
+    """The TrainConfig of train's parsed options `p` (models.training.resume); a clash is one sentence."""
+    from models.training.resume import train_config
     try:
-        outcomes = train_ensemble(configs, folders, resume=resumes, progress=display)
+        return train_config(p)
+    except ValueError as e:
+        raise click.UsageError(str(e))
+
+
+def _resumed_config(ctx, folder):
+    """The saved config of the run in `folder`, as resuming it with these options continues it
+    (models.training.resume); one sentence naming the options given that disagree with it."""
+    from models.training.resume import resumed_config
+    try:
+        return resumed_config(folder, ctx.params, _given_names(ctx))
     except _user_errors() as e:
         raise click.ClickException(str(e))
-    finally:
-        display.close()
+
+
+def _given_names(ctx):
+    return {name for name in ctx.params if _given(ctx, name)}
+
+
+@contextlib.contextmanager
+def _continued_on_interrupt(ctx, folders):
+    """On Ctrl-C, print the command that continues the runs in `folders` (click itself says only "Aborted!")."""
+    from models.training import CHECKPOINT
+    try:
+        yield
+    except KeyboardInterrupt:
+        what = "run" if len(folders) == 1 else "runs"
+        if any(os.path.exists(os.path.join(folder, CHECKPOINT)) for folder in folders):
+            click.echo(f"Interrupted; continue the {what} with: {_command_line(ctx, resume=True)}", err=True)
+        else:
+            click.echo(f"Interrupted before the first checkpoint; start the {what} again with: "
+                       f"{_command_line(ctx, resume=False)}", err=True)
+        raise
+
+
+def _command_line(ctx, resume):
+    """The `python cli.py train` line of the options given on the command line, with --resume or without."""
+    import shlex
+    words = ["python", "cli.py", ctx.info_name]
+    for param in ctx.command.params:
+        if param.name == "resume" or not _given(ctx, param.name):
+            continue
+        value = ctx.params[param.name]
+        if getattr(param, "is_flag", False):
+            words.append(param.opts[0] if value else param.secondary_opts[0])
+        else:
+            words += [param.opts[0], ",".join(map(str, value)) if isinstance(value, tuple) else str(value)]
+    return shlex.join(words + ["--resume"] * resume)
+
+
+def _train_members(ctx, base, members, root, resume, name):
+    """train --members: the seeds of `base` as one ensemble, each into <root>/<its run name>; with --resume, as
+    models.training.resume.member_runs says."""
+    from models.training import train_ensemble
+    from models.training.resume import member_runs
+    try:
+        configs, folders, resumes = member_runs(base, members, root, name, resume, ctx.params, _given_names(ctx))
+    except _user_errors() as e:
+        raise click.ClickException(str(e))
+    writable(root, make=False)
+    display = training_display()
+    with _continued_on_interrupt(ctx, folders):
+        try:
+            outcomes = train_ensemble(configs, folders, resume=resumes, progress=display)
+        except _user_errors() as e:
+            raise click.ClickException(str(e))
+        finally:
+            display.close()
     rows = [(config.seed, "finished", f"{o['train_acc']:.2%}", f"{o['test_acc']:.2%}", folder) if isinstance(o, dict)
             else (config.seed, "diverged", "", "", folder) for config, o, folder in zip(configs, outcomes, folders)]
     console.print(_table(f"{members} seeds trained as one ensemble", ("seed", "status", "train acc", "test acc",
@@ -414,23 +405,12 @@ METHODS = ("exact", "moments", "slq")
 PROBES, STEPS = 10, 100       # the defaults of --probes and --steps, below which results are flagged as rough
 
 
-def _announce_cost(operator, products):
-    """Time one Hessian-vector product and say what the whole computation will cost, before it starts."""
-    import numpy
-    began = time.perf_counter()
-    operator.matvec(numpy.random.default_rng(0).standard_normal(operator.dim))
-    each = time.perf_counter() - began
-    total = products * each
-    when = f"{total:.0f} s" if total < 120 else f"{total / 60:.0f} min"
-    console.print(f"{products:,} Hessian-vector products on {operator.dim:,} parameters, {each:.2g} s each: "
-                  f"about {when}")
-
-
 def _source_options(f):
     """A run folder, or the model and data flags of `train` for a fresh net; the data subset; the precision."""
     for option in reversed([
             click.option("--run", "run_dir", type=click.Path(file_okay=False), default=None,
-                         help="A run folder: use its config and last checkpoint (model/data flags are then ignored)."),
+                         help="A run folder: use its config and last checkpoint (model/data flags are then ignored); "
+                              "the result goes into a subfolder of it unless --out is given."),
             click.option("--samples", type=click.IntRange(1), default=1024, show_default=True,
                          help="Training examples the measurement uses (the first ones, fixed)."),
             click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
@@ -443,25 +423,101 @@ def _source_options(f):
 
 
 def _load(run_dir, samples, seed, device, dtype, params):
-    """(model, x, labels, description) from a run folder or from fresh model/data flags.
-
-    The data subset is the first `samples` training examples (originals before the added
-    mirrors; CIFAR's files are already in random order), fixed for the whole computation.
-    """
-    from models.training import TrainConfig, load_run, prepare
+    """(model, x, labels, description) from a run folder or from fresh model/data flags (analysis/measured.py)."""
+    from analysis.measured import fresh_net, run_folder
     try:
         if run_dir:
-            config, data, model, epoch = load_run(run_dir, device=device, data_root=params["data_dir"], dtype=dtype)
-            what = f"{run_dir} (epoch {epoch})"
-        else:
-            model_config, data_config = configs(params)
-            config = TrainConfig(model=model_config, data=data_config, seed=seed, dtype=dtype, device=device)
-            data, model = prepare(config)
-            what = f"fresh {params['arch']} net (seed {seed})"
+            return run_folder(run_dir, samples, device, dtype, params["data_dir"])
+        return fresh_net(*configs(params), params["arch"], samples, seed, device, dtype)
     except _user_errors() as e:
         raise click.ClickException(str(e))
-    n = min(samples, len(data.train_y))
-    return model, data.train_x[:n], data.train_y[:n], what
+
+
+def _output(measurement, out, run_dir, seed, params, method=None):
+    """--out, or the default folder of a measurement (analysis/outputs.py), made and shown writable before any work."""
+    from analysis.outputs import net_folder, output_folder
+    if out is None:
+        try:
+            if run_dir:
+                out = output_folder(measurement, run_dir=run_dir, method=method)
+            else:
+                model, data = configs(params)
+                stem = run_name(params["arch"], params["depth"], params["dataset"], seed, model)
+                out = net_folder(measurement, stem, model, data, seed, method)
+        except _user_errors() as e:
+            raise click.ClickException(str(e))
+    return writable(out)
+
+
+def _rough(method, probes, steps, what):
+    """Warn of fewer probes (or steps) than the defaults: `what` can be far off."""
+    if method != "exact" and (probes < PROBES or (method == "slq" and steps < STEPS)):
+        console.print(f"[yellow]Warning:[/yellow] fewer probes{' or steps' if method == 'slq' else ''} than the "
+                      f"defaults ({PROBES} probes, {STEPS} steps): {what}")
+
+
+def _written(out, files, replaced):
+    """Where the result went, and the line that says it replaced an earlier one (if it did)."""
+    if replaced:
+        console.print(replaced, soft_wrap=True, markup=False)
+    console.print("written to " + " and ".join(os.path.join(out, name) for name in files), soft_wrap=True,
+                  markup=False)
+
+
+def _groups(ctx, param, value):
+    """--group NAME=LAYER[,LAYER...] (repeatable) as {name: [layer or parameter names]}."""
+    groups = {}
+    for text in value:
+        name, sep, members = text.partition("=")
+        entries = [m.strip() for m in members.split(",") if m.strip()]
+        if not sep or not name.strip() or not entries:
+            raise click.BadParameter(f"{text!r} is not NAME=LAYER[,LAYER...] (e.g. early=hidden.0,hidden.1)")
+        if name.strip() in groups:
+            raise click.BadParameter(f"the group {name.strip()!r} is given twice")
+        groups[name.strip()] = entries
+    return groups
+
+
+def _per_layer(model, operator, what, out, method, probes, steps, seed, window, groups):
+    """spectrum --per-layer: each block's fractions, extreme Ritz values and leakage (analysis.spectra.blocks)."""
+    from analysis.outputs import replacing
+    from analysis.plots import plot_per_layer
+    from analysis.spectra.blocks import check_per_layer, layer_blocks, named_blocks, planned_products
+    from analysis.spectra.estimate import cost, per_layer
+    from models.files import write_json
+
+    try:
+        blocks = check_per_layer(operator, named_blocks(model, groups) if groups else layer_blocks(model), method)
+    except ValueError as e:
+        raise click.ClickException(str(e))
+    total = planned_products(blocks, method, steps, probes)
+    console.print(cost(operator, total))
+    _rough(method, probes, steps, "each block's fractions can be far off")
+    with _bar(TimeRemainingColumn()) as bar:
+        result = per_layer(operator, blocks, method, probes, steps, seed, window,
+                           progress=_Counter(bar, "block products", total), source=what)
+    replaced = replacing(out, "spectrum")
+    write_json(os.path.join(out, "result.json"), result)
+    plot_per_layer(result, os.path.join(out, "per_layer.png"), title=f"per-layer {method}: {what}")
+    extremes = method != "moments"          # the moment fit gives no extreme eigenvalues
+    rows = [(b["block"], f"{b['dim']:,}", f"{b['fractions']['degenerate']:.4f}", f"{b['fractions']['negative']:.4f}",
+             *((f"{b['max']:.3g}", f"{b['min']:.3g}") if extremes else ()),
+             "–" if b["leakage"] is None else f"{b['leakage']:.4f}")
+            for b in result["blocks"]]
+    kind = "eig." if method == "exact" else "Ritz"
+    console.print(f"{what}: {len(rows)} {'blocks' if groups else 'layers'}, {result['operator']['dim']:,} parameters",
+                  soft_wrap=True, markup=False)
+    console.print(_table(f"per-layer {method} spectra, window w = {window:g}",
+                         ("layer", "params", "degen.", "neg.", *((f"{kind} max", f"{kind} min") if extremes else ()),
+                          "leakage"), rows))
+    console.print("degen.: |λ| ≤ w; neg.: λ < -w; leakage: share of |H v|² leaving the layer, for v on the layer "
+                  "(0: H block-diagonal there)")
+    if result["breakdowns"]:
+        console.print(f"{result['breakdowns']} Lanczos runs ended early on an invariant Krylov space (their Ritz "
+                      "values are exact)")
+    passes = f" in {result['passes']:,} passes" if result["passes"] != result["products"] else ""
+    console.print(f"cost: {result['products']:,} Hessian-vector products{passes}, {result['seconds']:.1f} s")
+    _written(out, ("result.json", "per_layer.png"), replaced)
 
 
 @click.command()
@@ -478,36 +534,45 @@ def _load(run_dir, samples, seed, device, dtype, params):
               help="Examples per Hessian-vector product (results are weighted by batch size).")
 @click.option("--penalty/--no-penalty", default=True, show_default=True,
               help="Include the regularizer's curvature (BiasReg) in the Hessian.")
+@click.option("--per-layer", is_flag=True,
+              help="The spectrum of each layer's diagonal block of the Hessian and its leakage (how much of H v "
+                   "leaves the block); writes result.json and per_layer.png into <method>-per-layer/.")
+@click.option("--group", "groups", multiple=True, metavar="NAME=LAYER[,LAYER...]", callback=_groups,
+              help="With --per-layer: a named block of layers or parameters (e.g. early=hidden.0,hidden.1) "
+                   "instead of one block per layer; repeat for more blocks.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Where to write result.json and density.png (default: results/spectrum/<method>).")
-def spectrum(run_dir, samples, seed, device, dtype, method, probes, steps, window, batch_size, penalty, out, **params):
+              help="Where to write result.json and density.png (default: RUN/spectrum/<method> with --run, else "
+                   "results/spectrum/<net>/<method>, <net> the run name of train and a hash of the net); an earlier "
+                   "result there is replaced, and the command says so.")
+def spectrum(run_dir, samples, seed, device, dtype, method, probes, steps, window, batch_size, penalty, per_layer,
+             groups, out, **params):
     """Hessian eigenvalue spectrum of the training loss: fractions, indices, extremes and a density plot."""
+    from analysis.outputs import replacing
     from analysis.plots import plot_density
-    from analysis.spectra import LIMIT, WINDOW, HessianOperator, exact_spectrum, moment_spectrum, slq_spectrum
+    from analysis.spectra import WINDOW, HessianOperator
+    from analysis.spectra.estimate import cost, estimate, products
     from models.files import write_json
 
+    if groups and not per_layer:
+        raise click.UsageError("--group names a block of the per-layer spectra; add --per-layer")
     window = WINDOW if window is None else window
-    out = writable(out or os.path.join("results", "spectrum", method))
+    out = _output("spectrum", out, run_dir, seed, params, f"{method}-per-layer" if per_layer else method)
     model, x, y, what = _load(run_dir, samples, seed, device, dtype, params)
     operator = HessianOperator(model, x, y, batch_size=batch_size, penalty=penalty)
-    if method == "exact" and operator.dim > LIMIT:
-        raise click.ClickException(f"the exact method needs a dense {operator.dim}x{operator.dim} Hessian; "
-                                   "use --method slq or moments for a net this size")
-    _announce_cost(operator, {"exact": operator.dim, "moments": 2 * probes, "slq": probes * steps}[method])
-    if method != "exact" and (probes < PROBES or (method == "slq" and steps < STEPS)):
-        console.print(f"[yellow]Warning:[/yellow] fewer probes{' or steps' if method == 'slq' else ''} than the "
-                      f"defaults ({PROBES} probes, {STEPS} steps): the fractions can be far off (SLQ resolves "
-                      "eigenvalues to about the spectral range / steps; the moments' error shrinks as 1/sqrt(probes))")
+    if per_layer:
+        return _per_layer(model, operator, what, out, method, probes, steps, seed, window, groups)
+    try:
+        total = products(operator, method, probes, steps)
+    except ValueError as e:
+        raise click.ClickException(str(e))
+    console.print(cost(operator, total))
+    _rough(method, probes, steps, "the fractions can be far off (SLQ resolves eigenvalues to about the spectral "
+                                  "range / steps; the moments' error shrinks as 1/sqrt(probes))")
     with _bar(TimeRemainingColumn()) as bar:
-        if method == "exact":
-            result = exact_spectrum(operator, window=window, progress=_Counter(bar, "Hessian columns", operator.dim))
-        elif method == "moments":
-            result = moment_spectrum(operator, probes=probes, seed=seed, window=window).to_dict()
-        else:
-            result = slq_spectrum(operator, steps=steps, probes=probes, seed=seed, window=window,
-                                  progress=_Counter(bar, "Lanczos steps", probes * steps))
-    result["estimator"] = result.get("method")
-    result.update(method=method, source=what)
+        label = {"exact": "Hessian columns", "slq": "Lanczos steps"}.get(method)
+        result = estimate(operator, method, probes, steps, seed, window, source=what,
+                          progress=label and _Counter(bar, label, total))
+    replaced = replacing(out, "spectrum")
     write_json(os.path.join(out, "result.json"), result)
     plot_density(result, os.path.join(out, "density.png"), title=f"{method}: {what}")
     fr, info = result["fractions"], result["operator"]
@@ -516,22 +581,26 @@ def spectrum(run_dir, samples, seed, device, dtype, method, probes, steps, windo
             ("negative fraction (λ < -w)", f"{fr['negative']:.4f}"), ("window w", f"{fr['window']:g}")]
     rows += [(name, ", ".join(f"{v:.4g}" for v in result[name])) for name in ("top", "bottom") if name in result]
     console.print(_table(f"{method} spectrum of {what}", ("quantity", "value"), rows))
-    console.print(f"written to {out}/result.json and {out}/density.png")
+    _written(out, ("result.json", "density.png"), replaced)
 
 
 @click.command()
 @_source_options
 @click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Where to write meters.json and meters.png (default: results/singularities).")
+              help="Where to write meters.json and meters.png (default: RUN/singularities with --run, else "
+                   "results/singularities/<net>, <net> the run name of train and a hash of the net); an earlier "
+                   "result there is replaced, and the command says so.")
 def singularities(run_dir, samples, seed, device, dtype, out, **params):
     """Distance to the singular manifolds, per hidden layer: norms, overlaps, zero responses, dependence, gradients."""
     from analysis.meters import all_meters
+    from analysis.outputs import replacing
     from analysis.plots import meter_panels, plot_meters
     from models.files import write_json
 
-    out = writable(out or os.path.join("results", "singularities"))
+    out = _output("singularities", out, run_dir, seed, params)
     model, x, y, what = _load(run_dir, samples, seed, device, dtype, params)
     result = dict(all_meters(model, x, y), source=what)
+    replaced = replacing(out, "singularities")
     write_json(os.path.join(out, "meters.json"), result)
     plot_meters(result, os.path.join(out, "meters.png"), title=what)
     panels = meter_panels(result)
@@ -541,7 +610,7 @@ def singularities(run_dir, samples, seed, device, dtype, out, **params):
     rows.append(("mean", *[f"{meter['mean']:.4g}" for _, meter in panels]))
     console.print(_table(f"singularity meters of {what} ({result['n_samples']} examples)",
                          ("layer", *[name for name, _ in panels]), rows, first_left=False))
-    console.print(f"written to {out}/meters.json and {out}/meters.png")
+    _written(out, ("meters.json", "meters.png"), replaced)
 
 
 # ----------------------------------------------------------------------------- reproduce
@@ -678,7 +747,7 @@ def _ensemble_option(ctx, param, value):
 @click.option("--ensemble", default="auto", show_default=True, callback=_ensemble_option, metavar="auto|off|N",
               help="Train the runs of a curve that differ only in their seed together, N at a time (one batched "
                    "pass; every run folder and number as if trained alone). auto: 50 on cuda, 10 on the cpu.")
-@click.option("--stop-after", type=click.FloatRange(0), default=None, metavar="MINUTES",
+@click.option("--stop-after", type=click.FloatRange(0), default=None, metavar="MINUTES", callback=_finite,
               help="Begin no training epoch after MINUTES (on a machine lent for minutes): stopped runs keep their "
                    "checkpoints, each figure is written from the runs done so far and marked partial, and the same "
                    "command continues. 0: train nothing, only draw the figures from the runs done.")
@@ -699,9 +768,8 @@ def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, ensemble, 
     """
     from analysis.figures import FIGURES
     from analysis.reproduction import presets
-    from analysis.reproduction.claims import NO_DATA, counted
-    from analysis.reproduction.reproduce import reproduce as reproduce_figure, write_index
-    from analysis.reproduction.runner import LATER, STOPPED, ensemble_size
+    from analysis.reproduction.reproduce import Incomplete, reproduce as reproduce_figure, sweep_runs, write_index
+    from analysis.reproduction.runner import Sweep, ensemble_size
 
     if scheduler is not None and ctx.get_parameter_source("scheduler") == ParameterSource.ENVIRONMENT and (
             cluster is not None or workers > 1):
@@ -712,7 +780,7 @@ def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, ensemble, 
     chosen = presets.get(preset)
     root = writable(out or os.path.join("results", preset))
     stop_at = None if stop_after is None else time.time() + 60 * stop_after
-    incomplete = {}
+    incomplete = Incomplete()
     with _runs_client(cluster, scheduler, device) as client, \
             RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                          console=console) as progress:
@@ -720,32 +788,26 @@ def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, ensemble, 
             listener = _RunListener(progress)
         else:
             from analysis.reproduction.cluster import dashboard
-            listener = _sweep_listener(progress, [FIGURES[stage.figure] for stage in figures], chosen, root)
+            listener = _SweepListener(progress, *sweep_runs([FIGURES[s.figure] for s in figures], chosen, root))
             link = dashboard(client)
             progress.console.print(f"Dask cluster: {len(client.nthreads())} workers now"
                                    + (f", dashboard {link}" if link else ""))
+        sweep = Sweep(root, workers, data_dir, device, listener, client, ensemble_size(ensemble, device), stop_at)
         for stage in figures:
             name, began = stage.figure, time.perf_counter()
             scope = "" if stage.seeds is None else f" (plan: {stage.what}, {stage.seeds} seeds per curve)"
             progress.console.print(f"[bold]{name}[/bold]: {FIGURES[name].title}{scope}")
-            summary = reproduce_figure(FIGURES[name], chosen, root, workers, data_dir, device, listener, client,
-                                       ensemble_size(ensemble, device), stop_at, stage.curves, stage.seeds)
-            verdicts = [c["verdict"] for c in counted(summary["claims"])]
-            progress.console.print(f"  {name}: {verdicts.count('held')}/{len(verdicts)} claims held, "
+            summary = reproduce_figure(FIGURES[name], chosen, sweep, stage.curves, stage.seeds)
+            held, counted = incomplete.record(name, summary)
+            progress.console.print(f"  {name}: {held}/{counted} claims held, "
                                    f"{time.perf_counter() - began:.0f} s -> {os.path.join(root, name)}")
-            failed = [message for state, message in summary.get("not_finished", {}).values()
-                      if state != "diverged" and message != LATER]
-            incomplete.pop(name, None)              # a figure of several stages is judged by its last
-            if failed or NO_DATA in verdicts:
-                incomplete[name] = (f"{len(failed)} runs not done" if failed else
-                                    f"{verdicts.count(NO_DATA)} claims without data")
-                if failed and set(failed) == {STOPPED}:
-                    incomplete[name] += " (stopped at the time limit: the same command continues them)"
-    console.print(f"claims of every figure done so far: {write_index(root, chosen)}")
-    if incomplete:
-        raise click.ClickException(f"{len(incomplete)} of {len({s.figure for s in figures})} figures are incomplete ("
-                                   + ", ".join(f"{n}: {why}" for n, why in incomplete.items())
-                                   + "); everything else is written, and each report.md says why")
+    notes = []
+    console.print(f"claims of every figure done so far: {write_index(root, chosen, notes)}")
+    for note in notes:
+        console.print(f"  [yellow]left out[/yellow] {note}", soft_wrap=True, highlight=False)
+    unfinished = incomplete.sentence(len({stage.figure for stage in figures}))
+    if unfinished:
+        raise click.ClickException(unfinished)
 
 
 @contextlib.contextmanager
@@ -761,15 +823,6 @@ def _runs_client(cluster, scheduler, device):
         except ClusterError as e:
             raise click.ClickException(str(e))
         yield client
-
-
-def _sweep_listener(progress, figures, preset, root):
-    """A _SweepListener whose bar counts the runs of every figure of the sweep once."""
-    from analysis.reproduction.runner import DONE, state
-    specs = {spec.name: spec for figure in figures if figure.kind == "runs"
-             for runs in figure.groups(preset).values() for spec in runs}
-    done = sum(state(root, spec) in DONE for spec in specs.values())
-    return _SweepListener(progress, len(specs), done)
 
 
 # ----------------------------------------------------------------------------- runs
@@ -794,7 +847,7 @@ def pack_runs(root, archive, by_figure):
     from analysis.figures import FIGURES
     from analysis.reproduction import presets
     from analysis.reproduction.archive import ArchiveError, pack, pack_figures
-    writable(archive if by_figure else os.path.dirname(os.path.abspath(archive)), "ARCHIVE")
+    writable(archive if by_figure else os.path.dirname(os.path.abspath(printable(archive, "ARCHIVE"))), "ARCHIVE")
     try:
         if by_figure:
             counts = pack_figures(root, archive, list(FIGURES.values()), presets.get(by_figure))
@@ -902,7 +955,7 @@ def bench(workload, repeats, device, with_torch, skips, members, images, out):
     or W4 (a training epoch of a seed ensemble against a single net's)."""
     if out is None:
         out = os.path.join("results", "bench", "ensemble.json" if workload == "ensemble" else "engine.json")
-    writable(os.path.dirname(out) or ".")
+    writable(os.path.dirname(printable(out)) or ".")
     with console.status("timing") as status:
         def progress(what):
             status.update(f"timing {what}")
@@ -926,10 +979,20 @@ def _bench_engine(repeats, device, with_torch, skips, out, progress):
     rows = [(r["net"], r["workload"], f"{r['ms']:.1f}", fmt(r["torch_ms"], ".1f"), fmt(r["ratio"], ".2f"),
              fmt(r["hvp_over_grad"], ".2f")) for r in engine.table_rows(result)]
     console.print(_table(f"minigrad on {device} (median ms of {repeats}); NumPy GEMM "
-                         f"{machine['gemm_gflops_fp32']:.0f} GFLOP/s fp32, {machine['gemm_gflops_fp64']:.0f} fp64",
+                         f"{machine['gemm_gflops_fp32']:.0f} GFLOP/s fp32, {machine['gemm_gflops_fp64']:.0f} fp64"
+                         + _torch_reference(with_torch, any(result["torch"].values())),
                          ("net", "workload", "minigrad ms", "PyTorch ms", "minigrad / PyTorch", "HVP / gradient"),
                          rows))
     console.print(f"written to {out}")
+
+
+def _torch_reference(with_torch, timed):
+    """What a bench table's title says of its PyTorch columns when they are blank: why, and how to fill them."""
+    if timed:
+        return ""
+    if not with_torch:
+        return "; PyTorch not timed (--no-torch)"
+    return "; PyTorch is not installed (python -m pip install torch to time it too): minigrad alone"
 
 
 def _bench_ensemble(members, images, repeats, device, with_torch, skips, out, progress):
@@ -937,8 +1000,7 @@ def _bench_ensemble(members, images, repeats, device, with_torch, skips, out, pr
     from models.files import write_json
     result = ensemble.run(members, images, repeats, skips, with_torch, device, progress=progress)
     write_json(out, result)
-    reference = "" if result["torch"] else ("; PyTorch not timed (--no-torch)" if not with_torch else
-                                            "; PyTorch is not installed: minigrad alone")
+    reference = _torch_reference(with_torch, bool(result["torch"]))
     fmt = lambda value, spec: "" if value is None else format(value, spec)  # noqa: E731
     rows = [(r["net"], r["workload"], f"{r['epoch_s']:.3g}", f"{r['net_epoch_s']:.3g}", fmt(r["torch_epoch_s"], ".3g"),
              fmt(r["torch_net_epoch_s"], ".3g"), fmt(r["ratio"], ".2f")) for r in ensemble.table_rows(result)]
@@ -946,12 +1008,30 @@ def _bench_ensemble(members, images, repeats, device, with_torch, skips, out, pr
                          f"{repeats} epochs; per net: the epoch / its nets){reference}",
                          ("net", "workload", "minigrad s/epoch", "per net", "PyTorch s/epoch", "per net",
                           "minigrad / PyTorch"), rows))
+    floors = [(r["net"], r["workload"], f"{r['floor_epoch_s']:.3g}", f"{r['step_gflop']:.3g}", f"{r['over_floor']:.2f}",
+               fmt(r["torch_over_floor"], ".2f")) for r in ensemble.table_rows(result)]
+    console.print(_table("W4 at the GEMM floor: the step's matrix products alone, as bare matmuls of the array module, "
+                         "timed in the same run (median s of the same epochs)",
+                         ("net", "workload", "floor s/epoch", "GFLOP/step", "minigrad step / floor",
+                          "PyTorch step / floor"), floors))
     console.print(f"written to {out}")
 
 
 # ----------------------------------------------------------------------------- the group
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Lab(click.Group):
+    """The command group: a result the file system refuses to take (a full disk, say), in any command, ends in
+    one sentence naming the folder instead of a traceback; the file it was writing is left as it was."""
+
+    def invoke(self, ctx):
+        from models.files import WriteError
+        try:
+            return super().invoke(ctx)
+        except WriteError as e:
+            raise click.ClickException(_refused(e)) from None
+
+
+@click.group(cls=_Lab, context_settings={"help_option_names": ["-h", "--help"]})
 def main():
     """Skip connections eliminate singularities: experiments on a handwritten autodiff engine."""
     # Warnings meant for users (an unofficial CIFAR tarball, say) read as one line, not as a source location.

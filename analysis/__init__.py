@@ -5,6 +5,8 @@
     measurements   the one measurement plan a run carries (spectra at chosen epochs, meters every epoch),
                    attached to the training loop as its Measurement hooks
     plots.py       spectral densities and meters as pictures
+    measured.py    what `spectrum` and `singularities` measure: a run's last checkpoint, or a fresh net
+    outputs.py     where `spectrum` and `singularities` write: the run folder measured, or one per fresh net
     toys/          the paper's toy models (Figs 2, S4, S5): exact, small, no data
     reproduction/  presets, run specs, the runner, aggregation, claims and reports
     figures/       one file per figure: its runs, panels and claims, declared before any run

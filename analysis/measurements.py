@@ -62,7 +62,7 @@ def hessian_measurement(methods, epochs, samples, probes, steps=100, windows=WIN
                 row.update({f"m{k}": float(m) for k, m in enumerate(result.moments, 1)})
                 row.update(curves("mixture", fraction_curves(lambda w: result.fit.cdf(), windows)))
         if "exact" in methods:
-            if members * operator.dim ** 2 * 8 <= EXACT_BATCH_BYTES.get(model.device.name, 2 ** 30):
+            if members * operator.dim ** 2 * 8 <= EXACT_BATCH_BYTES.get(model.device.kind, 2 ** 30):
                 results = listed(exact_spectrum(operator, keep_eigenvalues=False, windows=windows))
             else:           # one member's dense Hessian at a time
                 results = [exact_spectrum(operator_of(model.member(s)), keep_eigenvalues=False, windows=windows)

@@ -116,3 +116,33 @@ def plot_validation(rows, path):
         ax.legend(fontsize=8)
     fig.tight_layout()
     _save(fig, path)
+
+
+def per_layer_panels(result):
+    """[(title, values per block)] of a per_layer_spectra result: one panel per quantity (no extremes for moments)."""
+    blocks = result["blocks"]
+    panels = [("degenerate fraction", [b["fractions"]["degenerate"] for b in blocks]),
+              ("negative fraction", [b["fractions"]["negative"] for b in blocks])]
+    if any(b["max"] is not None for b in blocks):
+        kind = "eigenvalue" if result["method"] == "exact" else "Ritz value"
+        panels += [(f"largest {kind}", [b["max"] for b in blocks]), (f"smallest {kind}", [b["min"] for b in blocks])]
+    panels.append(("leakage", [b["leakage"] for b in blocks]))
+    return panels
+
+
+def plot_per_layer(result, path, title=""):
+    """One panel per quantity of a per-layer spectrum (fractions, extremes, leakage), the blocks on the x axis."""
+    panels = per_layer_panels(result)
+    names = [b["block"] for b in result["blocks"]]
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels), 3.4), squeeze=False)
+    every = max(1, len(names) // 12)       # at most about a dozen names under each panel
+    for ax, (name, values) in zip(axes[0], panels):
+        ax.plot(range(len(values)), [numpy.nan if v is None else v for v in values], "o-", ms=3)
+        ax.set_xticks(range(0, len(names), every), names[::every], rotation=90, fontsize=7)
+        ax.set(xlabel="layer", title=name)
+        if name.endswith("fraction") or name == "leakage":
+            ax.set_ylim(-0.03, 1.03)
+    fig.suptitle(f"{title}\nwindow |λ| ≤ {result['window']:g}" if title else f"window |λ| ≤ {result['window']:g}",
+                 fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)

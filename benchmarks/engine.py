@@ -25,7 +25,7 @@ import numpy
 
 import minigrad as mg
 from minigrad import functional as F
-from benchmarks.allocator import tune_allocator
+from minigrad.allocator import tune_allocator
 from models import MLP
 
 INPUTS, WIDTH, DEPTH, CLASSES = 3072, 128, 30, 20
@@ -175,7 +175,7 @@ def _torch_sync(device):
         import torch
     except ImportError:
         return lambda: None
-    return torch.cuda.synchronize if str(device).startswith("cuda") else (lambda: None)
+    return torch.cuda.synchronize if mg.device_kind(device) == "cuda" else (lambda: None)
 
 
 def run(repeats=10, skips=("plain", "residual"), torch=True, device="cpu", progress=None):

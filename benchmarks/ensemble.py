@@ -15,12 +15,21 @@ start from the same weights and see the same minibatches on the same device.
 Does a member of an ensemble train faster than a net alone? The table answers with seconds
 per epoch and per net-epoch (an ensemble's epoch / S). Times are medians over `repeats`
 epochs after a warm-up of a few steps; each epoch starts and ends with the device
-synchronized. minigrad's step does all the loop does: it sends the step's indices to the
-device and reads the members' losses back (the divergence check), one synchronization per
-step. PyTorch's step is the plain reference: its epoch order goes to the device once and
-nothing is read back, so the comparison is, if anything, unfair to minigrad.
+synchronized. minigrad's step does all the loop does: its epoch order goes to the device once
+(as the loop's does) and it reads the members' losses back (the divergence check), one
+synchronization per step. PyTorch's step is the plain reference: its epoch order goes to the
+device once and nothing is read back, so the comparison is, if anything, unfair to minigrad.
+
+The floor: every matrix product one training step must do (`step_products`: per layer the
+forward X Wᵀ, and backward dX = dY W and dW = dYᵀ X, the first layer's dX excepted, batched
+over the members), as bare array-module matmuls on operands of the step's shapes and
+transposes, timed in the same run as the engines, epoch for epoch. step / floor is what an
+engine spends on everything else (elementwise work, the loss, Adam, allocation, Python), as a
+multiple of the products it cannot avoid.
 Run: python cli.py bench --workload ensemble [--members 50 --images 100000 --device cuda]
 """
+import collections
+import math
 import os
 import platform
 import statistics
@@ -29,7 +38,7 @@ import time
 import numpy
 
 import minigrad as mg
-from benchmarks.allocator import tune_allocator
+from minigrad.allocator import tune_allocator
 from benchmarks.engine import CLASSES, DEPTH, INPUTS, WIDTH, _torch_sync, torch_twin
 from models import build, objective
 from models.data import batches
@@ -69,7 +78,6 @@ def minigrad_epoch(seeds, skip, data, device):
     x, y = data
 
     def step(index):
-        index = mg.to_device(index, device)
         losses = objective(model, mg.Tensor(x[index]), y[index])
         if not numpy.isfinite(mg.to_host(losses.data)).all():
             raise FloatingPointError("W4 diverged")
@@ -78,7 +86,76 @@ def minigrad_epoch(seeds, skip, data, device):
         optimizer.step()
 
     def epoch(number, steps=None):
-        _steps(step, epoch_order(seeds, len(y), number), steps)
+        _steps(step, mg.to_device(epoch_order(seeds, len(y), number), device), steps)
+    return epoch
+
+
+class Product(collections.namedtuple("Product", "name a b ta tb")):
+    """One product a @ b of a training step: `a` and `b` the shapes of the arrays as stored, `ta` / `tb` whether
+    the product reads that operand with its last two axes swapped (a transposed view, as the engine does)."""
+
+    @property
+    def flops(self):
+        m, k = self.a[-2:][::-1] if self.ta else self.a[-2:]
+        n = self.b[-2] if self.tb else self.b[-1]
+        return 2 * math.prod(self.a[:-2]) * m * k * n
+
+
+def step_products(sizes, batch, members=1):
+    """Every matrix product of one training step of the fully connected net whose layers map sizes[l] to sizes[l + 1].
+
+    Per layer l, with X (lead, batch, in) its input, W (lead, out, in) its weight and dY (lead, batch, out) the
+    cotangent of its output: forward X Wᵀ, backward dX = dY W (not for the first layer: nobody needs the
+    data's gradient) and dW = dYᵀ X. lead is (members,) for an ensemble, () for one net. Skips by the
+    identity, biases, ReLU and the loss are elementwise or reductions: no products.
+    """
+    lead = (members,) if members > 1 else ()
+    forward, backward = [], []
+    for l, (inp, out) in enumerate(zip(sizes, sizes[1:])):
+        x, w, dy = lead + (batch, inp), lead + (out, inp), lead + (batch, out)
+        forward.append(Product(f"forward {l}", x, w, False, True))
+        backward[:0] = ([Product(f"dX {l}", dy, w, False, False)] if l else []) + \
+            [Product(f"dW {l}", dy, x, True, False)]
+    return forward + backward
+
+
+def net_sizes():
+    """The widths of the benchmark net's layers, input first."""
+    return [INPUTS] + [WIDTH] * DEPTH + [CLASSES]
+
+
+def floor_epoch(seeds, skip, data, device):
+    """epoch(number, steps=None): an epoch's matrix products alone (step_products at each minibatch's size), as
+    bare matmuls of the array module on arrays of those shapes, one set of operands per layer (as the step has)."""
+    xp = mg.get_device(device).xp
+    rng = numpy.random.default_rng(0)
+    dtype = numpy.dtype(net_config(skip, 0)["dtype"])
+    n, operands = len(data[1]), {}
+
+    def array(shape):
+        return mg.to_device(rng.standard_normal(shape, dtype=dtype), device)
+
+    def prepared(batch):
+        """(a, b) per product, each already the view the product reads; an array is shared as the step shares it."""
+        if batch not in operands:
+            arrays, pairs = {}, []
+            for p in step_products(net_sizes(), batch, len(seeds)):
+                layer = p.name.split()[-1]
+                roles = {"forward": ("x", "w"), "dX": ("dy", "w"), "dW": ("dy", "x")}[p.name.split()[0]]
+                views = []
+                for role, shape, swapped in zip(roles, (p.a, p.b), (p.ta, p.tb)):
+                    stored = arrays.setdefault((role, layer), array(shape))
+                    views.append(xp.swapaxes(stored, -1, -2) if swapped else stored)
+                pairs.append(tuple(views))
+            operands[batch] = pairs
+        return operands[batch]
+
+    def step(index):
+        for a, b in prepared(index.shape[1]):
+            a @ b
+
+    def epoch(number, steps=None):     # the minibatches' sizes are all the floor needs of an epoch's order
+        _steps(step, numpy.broadcast_to(numpy.int64(0), (len(seeds), n)), steps)
     return epoch
 
 
@@ -154,20 +231,23 @@ def run(members=50, images=100_000, repeats=10, skips=("plain", "residual"), wit
         progress=None):
     """W4 for each net in `skips`: an ensemble of `members` and a single net, minigrad then PyTorch (when installed).
 
-    Returns {"minigrad": {net: {"ensemble": timing, "single": timing}}, "torch": the same or {}, ...}, a timing
-    being {"nets", "epoch_s" (median), "net_epoch_s" (epoch_s / nets), "samples_s" (every epoch)}.
+    Returns {"minigrad": {net: {"ensemble": timing, "single": timing}}, "torch": the same or {}, "floor": the
+    same for the step's products alone, ...}, a timing being {"nets", "epoch_s" (median), "net_epoch_s"
+    (epoch_s / nets), "samples_s" (every epoch)}; a floor timing also has "products" and "step_gflop" (per
+    full step). The floor is timed first, then each engine, for each (net, workload).
     """
     tune_allocator()
     torch = _torch() if with_torch else None
     host = synthetic_images(images)
-    engines = {"minigrad": (minigrad_epoch, tuple(mg.to_device(a, device) for a in host),
-                            mg.get_device(device).synchronize)}
+    on_device = tuple(mg.to_device(a, device) for a in host)
+    engines = {"floor": (floor_epoch, on_device, mg.get_device(device).synchronize),
+               "minigrad": (minigrad_epoch, on_device, mg.get_device(device).synchronize)}
     if torch is not None:
         engines["torch"] = (torch_epoch, tuple(torch.from_numpy(a).to(device) for a in host), _torch_sync(device))
     result = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "numpy": numpy.__version__,
                           "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS")},
               "device": device, "members": members, "images": images, "batch_size": BATCH, "repeats": repeats,
-              "minigrad": {}, "torch": {}}
+              "minigrad": {}, "torch": {}, "floor": {}}
     if torch is not None:
         result["machine"].update(torch=torch.__version__, torch_threads=torch.get_num_threads())
     for skip in skips:
@@ -179,18 +259,25 @@ def run(members=50, images=100_000, repeats=10, skips=("plain", "residual"), wit
                 median = statistics.median(seconds)
                 result[who].setdefault(skip, {})[workload] = {"nets": len(seeds), "epoch_s": median,
                                                               "net_epoch_s": median / len(seeds), "samples_s": seconds}
+            products = step_products(net_sizes(), BATCH, len(seeds))
+            result["floor"][skip][workload].update(products=len(products),
+                                                   step_gflop=sum(p.flops for p in products) / 1e9)
     return result
 
 
 def table_rows(result):
-    """One dict per (net, ensemble or single): each engine's seconds per epoch and per net-epoch, and their ratio."""
+    """One dict per (net, ensemble or single): each engine's seconds per epoch and per net-epoch, their ratio, the
+    floor's seconds per epoch (its products alone) and each engine's epoch / floor (the same as step / floor)."""
     rows = []
     for net, ours in result["minigrad"].items():
-        theirs = result["torch"].get(net, {})
+        theirs, floors = result["torch"].get(net, {}), result.get("floor", {}).get(net, {})
         for workload, timing in ours.items():
-            twin = theirs.get(workload)
+            twin, floor = theirs.get(workload), floors.get(workload)
             rows.append({"net": net, "workload": f"ensemble of {timing['nets']}" if workload == "ensemble"
                          else "single net", "epoch_s": timing["epoch_s"], "net_epoch_s": timing["net_epoch_s"],
                          "torch_epoch_s": twin and twin["epoch_s"], "torch_net_epoch_s": twin and twin["net_epoch_s"],
-                         "ratio": twin and timing["epoch_s"] / twin["epoch_s"]})
+                         "ratio": twin and timing["epoch_s"] / twin["epoch_s"],
+                         "floor_epoch_s": floor and floor["epoch_s"], "step_gflop": floor and floor["step_gflop"],
+                         "over_floor": floor and timing["epoch_s"] / floor["epoch_s"],
+                         "torch_over_floor": twin and floor and twin["epoch_s"] / floor["epoch_s"]})
     return rows

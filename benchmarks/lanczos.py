@@ -29,7 +29,7 @@ import minigrad as mg
 from analysis.spectra.hessian import HessianOperator
 from analysis.spectra.lanczos import gauss_quadrature, lanczos
 from analysis.spectra.slq import rademacher
-from benchmarks.allocator import tune_allocator
+from minigrad.allocator import tune_allocator
 from benchmarks.engine import CLASSES, DEPTH, INPUTS, WIDTH, torch_twin
 from models import MLP, data
 from models.files import write_json

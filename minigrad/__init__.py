@@ -10,7 +10,8 @@ differentiated again: Hessian-vector products are exact.
 """
 from . import ops
 from .autodiff import grad
-from .backend import DeviceError, describe, get_array_module, get_device, to_device, to_float, to_host
+from .backend import (DeviceError, describe, device_kind, get_array_module, get_device, to_device, to_float,
+                      to_host)
 from .hvp import METHODS as hvp_methods, hvp
 from .ops import *  # noqa: F401,F403  (the op functions: add, exp, matmul, ...)
 from . import functional, nn, optim

@@ -7,7 +7,11 @@ Reverse mode in three steps:
    gets a gradient (data, or parameters nobody asked about).
 3. Walk the order backwards. Each Function turns the cotangent of its output into
    cotangents of its inputs (its `vjp`); cotangents that reach the same tensor by
-   several paths (fan-out: skip connections) are summed.
+   several paths (fan-out: skip connections) are summed. The sum goes into one of the
+   two arrays in place when only the table holds that one (a rule has just made it, or
+   the table made it by an earlier sum): the same additions, one array fewer each time.
+   An array anyone else can see (an incoming cotangent a rule passes on, a view, a
+   seed, anything recorded or carrying a tangent) is never written.
 
 With `create_graph=True` the rules run while the graph is recorded, so the
 returned gradients are Tensors with creators that `grad` can walk again. With
@@ -76,29 +80,75 @@ def grad(outputs, inputs, grad_outputs=None, create_graph=False):
         if any(flags):
             leads.add(fn)
 
-    table = {}                       # key -> accumulated cotangent (a Tensor)
+    table = _Cotangents(in_place=not create_graph)
     for t, g in zip(outputs, grad_outputs):
-        _accumulate(table, _key(t), g)
+        table.add(_key(t), g)
     with grad_mode(create_graph):
         for fn in reversed(order):
             flags = needs[fn]
-            gy = table.get(fn) if fn in wanted else table.pop(fn, None)
+            gy = table.take(fn, keep=fn in wanted)
             if gy is None or not any(flags):
                 continue
             fn.needs_input_grad = flags
-            for x, gx, need in zip(fn.inputs, fn.vjp(gy), flags):
+            grads = tuple(fn.vjp(gy))
+            for x, gx, need in zip(fn.inputs, grads, flags):
                 if need and gx is not None:
                     if gx.shape != x.shape:      # undo broadcasting, the one place it happens
                         gx = sum_to(gx, x.shape)
-                    _accumulate(table, _key(x), gx)
+                    table.add(_key(x), gx, made=_made_by_rule(gx, gy, fn, grads))
         results = [table.get(_key(t)) for t in inputs]
     results = [g if g is not None else Tensor(t.xp.zeros(t.shape, t.dtype)) for t, g in zip(inputs, results)]
     return results[0] if single else results
 
 
-def _accumulate(table, key, g):
-    previous = table.get(key)
-    table[key] = g if previous is None else previous + g
+class _Cotangents:
+    """key -> the cotangent (a Tensor) summed so far; `sole` holds the keys whose array nobody but this table
+    can see, so that a sum may go into it in place (never while recording a graph: create_graph)."""
+
+    def __init__(self, in_place):
+        self.table, self.sole, self.in_place = {}, set(), in_place
+
+    def get(self, key):
+        return self.table.get(key)
+
+    def take(self, key, keep=False):
+        """The cotangent of `key` (or None), handed to its rule, which may pass it on; `keep`: also left in the table
+        (a wanted intermediate's gradient). No sum comes after: every consumer of key's tensor came before."""
+        self.sole.discard(key)
+        return self.table.get(key) if keep else self.table.pop(key, None)
+
+    def add(self, key, g, made=False):
+        """Sum g into key's cotangent; made: a rule has just made g (see _made_by_rule), so only we hold it."""
+        previous = self.table.get(key)
+        if previous is None:
+            self.table[key] = g
+            if made and self.in_place:
+                self.sole.add(key)
+            return
+        if self.in_place and previous.tangent is None and g.tangent is None and previous.dtype == g.dtype:
+            if key in self.sole or made:                  # into the array only we hold: the same numbers
+                into = previous if key in self.sole else g
+                g.xp.add(previous.data, g.data, out=into.data)
+                self.table[key] = into
+                self.sole.add(key)
+                return
+        self.table[key] = previous + g                    # a new array
+        if self.in_place:
+            self.sole.add(key)
+
+
+def _made_by_rule(gx, gy, fn, grads):
+    """True when `fn`'s rule has just made gx for one input, so that nobody but the table will hold it: a new
+    Tensor (not the incoming cotangent gy, an input or the output) that owns its array (not a view of another:
+    reshapes, transposes and broadcasts are views), shares it with none of the rule's other cotangents (given
+    to one input only, nothing returned is a view of it) and carries no tangent. Rules never keep what they
+    return."""
+    if gx is gy or gx is fn.output or gx.tangent is not None or gx.data.base is not None:
+        return False
+    shares = gx.xp.may_share_memory
+    if any(shares(t.data, gx.data) for t in (gy, fn.output, *fn.inputs) if t is not None):
+        return False              # a new Tensor around an array someone holds (the cotangent passed on, say)
+    return sum(g is not None and shares(g.data, gx.data) for g in grads) == 1
 
 
 def _seed(outputs, grad_outputs):

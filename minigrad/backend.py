@@ -19,11 +19,20 @@ class DeviceError(RuntimeError):
     """A device was asked for that this machine cannot provide (one sentence, for users)."""
 
 
+def device_kind(device):
+    """The kind of a device ('cuda' for 'cuda:0'; a Device's own kind): what code compares to pick a device's
+    settings, never its spelling. Asking creates nothing, so it needs no CuPy and no GPU."""
+    if isinstance(device, Device):
+        return device.kind
+    return str(device).split(":")[0]
+
+
 class Device:
     """A named place for arrays: its array module `xp` and how arrays get there and back."""
 
     def __init__(self, name, xp, array_type, to_device, to_host, synchronize=None):
         self.name, self.xp, self.array_type = name, xp, array_type
+        self.kind = device_kind(name)   # 'cpu', 'cuda' or a stand-in's name: what to compare, never the spelling
         self._to_device, self._to_host = to_device, to_host
         self._synchronize = synchronize
 
@@ -54,8 +63,8 @@ def _register_cuda():
     try:
         import cupy
     except ImportError:
-        raise DeviceError("CUDA was requested but CuPy is not installed; "
-                          "install it with: pip install 'skip-singularities[cuda]'") from None
+        raise DeviceError("CUDA was requested but CuPy is not installed; from the checkout, install it with: "
+                          'python -m pip install -e ".[cuda]"') from None
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception:  # CuPy raises its own runtime error types when there is no driver
@@ -70,7 +79,7 @@ def get_device(device):
     """Return the Device for a name ('cpu', 'cuda', 'cuda:0') or a Device; clear error otherwise."""
     if isinstance(device, Device):
         return device
-    name = str(device).split(":")[0]
+    name = device_kind(device)
     if name in _devices:
         return _devices[name]
     if name == "cuda":
@@ -112,7 +121,7 @@ def describe(device):
     """The hardware behind `device`, in words ("CPU: AMD EPYC 7B13 (2 cores)", "GPU: NVIDIA H200"): what a
     run records of where it was computed, since the last bits of its numbers depend on it."""
     device = get_device(device)
-    if device.name == "cuda":
+    if device.kind == "cuda":
         try:      # a name is a record, never worth failing a finished run for
             name = device.xp.cuda.runtime.getDeviceProperties(device.xp.cuda.Device().id)["name"]
         except Exception:

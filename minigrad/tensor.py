@@ -113,6 +113,26 @@ def plus(*terms):
     return total
 
 
+def plus_into(*terms):
+    """plus(*terms), where the first present term takes the sum in place: the same additions in the same order,
+    without a new array for each. That term must be an array the rule has just computed (nobody else holds
+    it) or the only present one. A term that would change the result's dtype or shape is added out of place,
+    so the result is always plus's."""
+    present = [t for t in terms if t is not None]
+    total = present[0]
+    for t in present[1:]:
+        if t.dtype == total.dtype and _broadcasts_into(t.shape, total.shape):
+            total += t
+        else:
+            total = total + t
+    return total
+
+
+def _broadcasts_into(shape, into):
+    """True when an array of `shape` broadcasts against one of shape `into` without enlarging it."""
+    return len(shape) <= len(into) and all(n in (1, m) for n, m in zip(reversed(shape), reversed(into)))
+
+
 def _as_tensors(values):
     """Wrap constants (arrays, Python numbers) as Tensors on the device and dtype of the first Tensor."""
     like = None

@@ -4,10 +4,12 @@
                malicious init; BiasReg / BiasL2Reg; one batch-norm layer)
     ConvNet    plain and residual CIFAR conv nets (beyond the paper)
     build      a model from a flat config dict (the inverse of model.config)
+    options    the command line's nets as build and data configs, and the run names `train` gives them
     objective  cross-entropy + the model's penalty: one formula for training and Hessians
     skips      the fixed skip matrices (identity, ortho, k<N>, beta<value>)
     data/      CIFAR-10, CIFAR-100 and a synthetic stand-in, loaded as the paper's experiments use them
-    training/  the one resumable training loop, its run folders, and the hooks measurements attach to
+    training/  the one resumable training loop, its run folders, the hooks measurements attach to,
+               and what resuming a run may change (training/resume.py)
     files      files that are complete or absent (atomic writes, JSON, JSON lines)
 """
 from . import skips

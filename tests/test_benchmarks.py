@@ -1,5 +1,6 @@
 """The benchmark harness: each timed call starts and ends with its engine's device synchronized; W4 runs."""
 import json
+import sys
 
 import numpy
 import pytest
@@ -66,3 +67,78 @@ def test_bench_runs_w4_from_the_command_line(tmp_path):
     assert result.exit_code == 0, result.output
     assert "W4" in result.output and "PyTorch not timed" in result.output
     assert {w: t["nets"] for w, t in json.load(open(out))["minigrad"]["plain"].items()} == {"ensemble": 2, "single": 1}
+
+
+@pytest.fixture
+def tiny_engine(monkeypatch):
+    """W1 and W2 on a net and batches small enough for a test (the shapes are the module's constants)."""
+    from benchmarks import engine
+    for name, value in (("INPUTS", 12), ("WIDTH", 8), ("DEPTH", 2), ("BATCH_TRAIN", 10), ("BATCH_HVP", 16)):
+        monkeypatch.setattr(engine, name, value)
+
+
+@pytest.mark.parametrize("workload, extra", [("engine", []), ("ensemble", ["--members", "2", "--images", "600"])])
+def test_bench_says_pytorch_is_missing_and_how_to_install_it(workload, extra, tiny_engine, monkeypatch, tmp_path):
+    """A blank PyTorch column is explained, the same way for every workload: not installed, and the install."""
+    from cli import main
+    monkeypatch.setitem(sys.modules, "torch", None)                  # `import torch` raises ImportError
+    result = CliRunner().invoke(main, ["bench", "--workload", workload, *extra, "--skip", "plain", "--repeats", "1",
+                                       "--out", str(tmp_path / "bench.json")])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())                           # the table's title wraps
+    assert "PyTorch is not installed (python -m pip install torch to time it too)" in said, result.output
+
+
+# ----------------------------------------------------------------------------- W4 at the GEMM floor
+
+
+def test_step_products_of_a_tiny_net_match_a_hand_count():
+    """Layers 4 -> 3 -> 2 at batch 5: forward X Wᵀ per layer, backward dX = dY W (not for the data) and
+    dW = dYᵀ X per layer, in the order the reverse pass runs them; 2·m·k·n FLOPs each, per member."""
+    products = ensemble.step_products([4, 3, 2], batch=5, members=2)
+    assert [(p.name, p.a, p.b, p.ta, p.tb) for p in products] == [
+        ("forward 0", (2, 5, 4), (2, 3, 4), False, True),       # X0 (S, B, in) @ W0ᵀ
+        ("forward 1", (2, 5, 3), (2, 2, 3), False, True),
+        ("dX 1", (2, 5, 2), (2, 2, 3), False, False),           # dY1 @ W1
+        ("dW 1", (2, 5, 2), (2, 5, 3), True, False),            # dY1ᵀ @ X1
+        ("dW 0", (2, 5, 3), (2, 5, 4), True, False)]
+    hand = 2 * 2 * (5 * 4 * 3 + 5 * 3 * 2 + 5 * 2 * 3 + 2 * 5 * 3 + 3 * 5 * 4)
+    assert sum(p.flops for p in products) == hand == 840
+    single = ensemble.step_products([4, 3, 2], batch=5)
+    assert [p.a for p in single][:2] == [(5, 4), (5, 3)] and sum(p.flops for p in single) == hand // 2
+
+
+@pytest.mark.parametrize("device", ["cpu", "strict"])     # strict: the floor's operands live on the device
+def test_w4_times_the_floor_in_the_same_run_and_reports_step_over_floor(device, monkeypatch):
+    for name, value in (("INPUTS", 12), ("WIDTH", 8), ("DEPTH", 3), ("CLASSES", 4)):
+        monkeypatch.setattr(ensemble, name, value)
+    result = ensemble.run(members=2, images=600, repeats=1, skips=("plain",), with_torch=False, device=device)
+    floors = result["floor"]["plain"]
+    for workload, nets in (("ensemble", 2), ("single", 1)):
+        products = ensemble.step_products([12, 8, 8, 8, 4], 500, nets)
+        assert floors[workload]["products"] == len(products) == 3 * 3 + 2
+        assert floors[workload]["step_gflop"] == pytest.approx(sum(p.flops for p in products) / 1e9)
+        assert floors[workload]["nets"] == nets and floors[workload]["epoch_s"] > 0
+    for row in ensemble.table_rows(result):
+        floor = floors["ensemble" if row["workload"].startswith("ensemble") else "single"]
+        assert row["floor_epoch_s"] == floor["epoch_s"]
+        assert row["over_floor"] == pytest.approx(row["epoch_s"] / floor["epoch_s"])
+        assert row["torch_over_floor"] is None
+
+
+def test_training_and_the_benchmarks_tune_the_allocator_with_one_function(monkeypatch, tmp_path):
+    """One definition (minigrad.allocator), called by every benchmark and once by a training run."""
+    import importlib.util
+    from benchmarks import engine, lanczos
+    from minigrad.allocator import tune_allocator
+    from models.training import TrainConfig, loop, train
+    assert importlib.util.find_spec("benchmarks.allocator") is None
+    assert ensemble.tune_allocator is engine.tune_allocator is lanczos.tune_allocator is loop.tune_allocator \
+        is tune_allocator
+    assert tune_allocator() == tune_allocator()          # applied once per process; later calls answer the same
+    calls = []
+    monkeypatch.setattr(loop, "tune_allocator", lambda: calls.append(1))
+    train(TrainConfig(model={"arch": "mlp", "depth": 2, "width": 8}, epochs=1, batch_size=50,
+                      data={"name": "synthetic", "synthetic_size": [100, 20], "synthetic_classes": 3}),
+          str(tmp_path / "run"))
+    assert calls == [1]

@@ -70,6 +70,83 @@ def test_spectrum_and_meters_of_a_run_folder(tmp_path):
     assert (tmp_path / "meters" / "meters.png").exists()
 
 
+def _measure(command, *args):
+    extra = ["--method", "slq", "--probes", "2", "--steps", "10"] if command == "spectrum" else []
+    result = invoke(command, *args, *extra, "--samples", "50")
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_measurements_of_a_run_land_in_its_folder_and_say_what_they_replace(tmp_path, monkeypatch):
+    """spectrum/singularities --run RUN write RUN/spectrum/<method>/ and RUN/singularities/; the run stays a run."""
+    from analysis.reproduction.runner import folder_state
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / "root"
+    runs = [root / "runs" / f"net-s{seed}" for seed in (0, 1)]
+    for seed, run in enumerate(runs):
+        assert train_cli("--arch", "plain", "--depth", "2", "--width", "8", "--dataset", "synthetic", "--epochs", "1",
+                         "--seed", seed, "--out", run).exit_code == 0
+    for command, folder, files in (("spectrum", ("spectrum", "slq"), ("result.json", "density.png")),
+                                   ("singularities", ("singularities",), ("meters.json", "meters.png"))):
+        name = "spectrum" if command == "spectrum" else "singularity meters"
+        first = _measure(command, "--run", runs[0])
+        out = runs[0].joinpath(*folder)
+        assert all((out / file).exists() for file in files) and "replaced" not in first
+        assert f"written to {out}" in first
+        again = _measure(command, "--run", runs[0])
+        assert f"replaced the earlier {name} in {out}" in again
+        other = _measure(command, "--run", runs[1])                       # another run: its own folder
+        assert "replaced" not in other and all(runs[1].joinpath(*folder, file).exists() for file in files)
+        sources = [json.load(open(run.joinpath(*folder, files[0])))["source"] for run in runs]
+        assert [str(run) in source for run, source in zip(runs, sources)] == [True, True]
+    assert not (tmp_path / "results").exists()                              # nothing in the shared folder
+    assert all(folder_state(run) == "finished" for run in runs)             # the measurements leave the run done
+    archive = tmp_path / "runs.tar.gz"
+    result = invoke("runs", "pack", root, archive)
+    assert result.exit_code == 0 and "packed 2 finished runs" in result.output, result.output
+    with tarfile.open(archive) as tar:                                      # measurements stay behind
+        assert sorted(tar.getnames()) == sorted(f"runs/{run.name}/{file}" for run in runs
+                                                for file in ("config.json", "metrics.jsonl", "summary.json"))
+    result = invoke("runs", "unpack", archive, tmp_path / "elsewhere")
+    assert result.exit_code == 0 and "added 2" in result.output, result.output
+
+
+def test_a_fresh_net_is_measured_into_a_folder_named_by_the_net(tmp_path, monkeypatch):
+    """Without --run or --out: results/<measurement>/<run name>-<hash of the net>/, one per net, never shared."""
+    monkeypatch.chdir(tmp_path)
+    net = ["--arch", "plain", "--depth", "2", "--dataset", "synthetic", "--pca", "16"]
+    for command, files in (("spectrum", ("slq", "result.json")), ("singularities", ("meters.json",))):
+        outputs = [_measure(command, *net, "--width", width) for width in (8, 8, 6)]
+        folders = sorted((tmp_path / "results" / command).iterdir())
+        assert len(folders) == 2 and all(f.name.startswith("plain-d2-synthetic-s0-") for f in folders)
+        assert all(f.joinpath(*files).exists() for f in folders)
+        assert ["replaced the earlier" in output for output in outputs] == [False, True, False]
+
+
+def test_the_measurement_folder_is_named_without_the_cli(tmp_path):
+    from analysis.outputs import output_folder, replacing
+    from models.training import RunError
+    run = tmp_path / "run"
+    with pytest.raises(RunError, match="is not a run folder: it has no config.json"):
+        output_folder("spectrum", run_dir=str(run), method="slq")
+    assert not run.exists()                                                 # nothing made in a folder that is no run
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    with pytest.raises(RunError, match="it has no checkpoint.npz"):   # a run that never saved weights: left as it is
+        output_folder("singularities", run_dir=str(run))
+    (run / "checkpoint.npz").write_bytes(b"")
+    assert output_folder("spectrum", run_dir=str(run), method="exact") == str(run / "spectrum" / "exact")
+    assert output_folder("singularities", run_dir=str(run)) == str(run / "singularities")
+    one, same, other = (output_folder("spectrum", net=("plain-d2-synthetic-s0", {"model": {"width": w}}),
+                                      method="slq", root="R") for w in (8, 8, 6))
+    assert one == same != other and one.startswith(str(pathlib.Path("R", "spectrum", "plain-d2-synthetic-s0-")))
+    assert replacing(str(run), "singularities") is None
+    (run / "singularities").mkdir()
+    (run / "singularities" / "meters.json").write_text("{}")
+    assert replacing(str(run / "singularities"), "singularities") == (
+        f"replaced the earlier singularity meters in {run / 'singularities'}")
+
+
 @pytest.mark.parametrize("args, message", [
     (["spectrum", "--run", "no-such-run"], "is not a run folder"),
     (["spectrum", *TINY_NET, "--window", "-1"], "must be a positive finite number"),
@@ -142,8 +219,71 @@ def test_train_resume_refuses_changed_settings(tmp_path):
     assert train_cli("--dataset", "synthetic", "--depth", "2", "--width", "8", "--epochs", "1", "--out", out).exit_code == 0
     result = train_cli("--out", out, "--resume", "--lr", "0.1")
     assert result.exit_code != 0 and "drop --lr" in result.output
-    result = train_cli("--resume")
-    assert result.exit_code != 0 and "--resume needs --out" in result.output
+    result = train_cli("--out", out, "--resume", "--lr", "0.1", "--depth", "2", "--dataset", "synthetic")
+    assert result.exit_code == 1 and "drop --lr to continue it" in result.output      # only the one that disagrees
+    result = train_cli("--out", out, "--resume", "--epochs", "2", "--depth", "2", "--width", "8", "--lr", "5e-4")
+    assert result.exit_code == 0, result.output                                        # options that agree: fine
+    assert [r["epoch"] for r in read_jsonl(out / "metrics.jsonl")] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("members", [1, 2])
+def test_an_interrupted_train_says_how_to_continue_and_that_command_does(tmp_path, monkeypatch, members):
+    """Ctrl-C prints the same command with --resume, which continues the default folder it names."""
+    from models.training import Progress
+
+    class CtrlC(Progress):
+        """A training display interrupted, as by Ctrl-C, in the middle of epoch 2."""
+
+        def step(self, epoch, step, loss):
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+        def close(self):
+            pass
+
+    monkeypatch.chdir(tmp_path)
+    net = ["--arch", "residual", "--depth", "3", "--width", "8", "--dataset", "synthetic", "--epochs", "3",
+           "--batch-size", "200", "--lr", "0.002", "--dtype", "float64"] + (["--members", "2"] if members > 1 else [])
+    display = cli.training_display
+    monkeypatch.setattr(cli, "training_display", CtrlC)
+    result = train_cli(*net)
+    assert result.exit_code == 1 and "Aborted!" in result.output and "Traceback" not in result.output
+    continuing = re.search(r"^Interrupted; continue the runs? with: (.*)$", result.output, re.M).group(1)
+    assert continuing == "python cli.py train " + " ".join(net) + " --resume"
+    monkeypatch.setattr(cli, "training_display", display)
+    result = invoke(*continuing.split()[2:])
+    assert result.exit_code == 0, result.output
+    folders = sorted((tmp_path / "runs").iterdir())
+    assert [f.name for f in folders] == [f"residual-d3-synthetic-s{s}" for s in range(members)]
+    alone = tmp_path / "alone"
+    assert train_cli(*(net[:-2] if members > 1 else net), "--out", alone).exit_code == 0
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]   # noqa: E731
+    assert strip(read_jsonl(folders[0] / "metrics.jsonl")) == strip(read_jsonl(alone / "metrics.jsonl"))
+    result = train_cli(*net, "--resume", "--lr", "0.1")
+    assert result.exit_code == 1 and "drop --lr to continue it" in result.output
+
+
+def test_a_refused_or_failed_start_leaves_no_empty_run_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    net = ["--arch", "residual", "--depth", "2", "--width", "8", "--dataset", "synthetic", "--epochs", "1"]
+    assert train_cli(*net, "--out", "ens/residual-d2-synthetic-s0").exit_code == 0
+    result = train_cli(*net, "--members", "3", "--out", "ens")                     # seed 0 is there already
+    assert result.exit_code == 1 and "ens/residual-d2-synthetic-s0 already holds a run" in result.output
+    assert [p.name for p in (tmp_path / "ens").iterdir()] == ["residual-d2-synthetic-s0"]
+    for members in ("1", "2"):                                                      # no CIFAR-10 here
+        result = train_cli("--dataset", "cifar10", "--no-download", "--depth", "2", "--members", members)
+        assert result.exit_code == 1 and "--no-download" in result.output and "Traceback" not in result.output
+    assert [p.name for p in tmp_path.iterdir()] == ["ens"]
+
+
+def test_resume_without_a_run_to_continue_is_one_sentence(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = train_cli("--dataset", "synthetic", "--depth", "2", "--resume")
+    assert result.exit_code == 1 and "runs/plain-d2-synthetic-s0 is not a run folder" in result.output
+    result = train_cli("--dataset", "synthetic", "--depth", "2", "--members", "3", "--resume")
+    assert result.exit_code == 1 and "nothing to resume: there is no checkpoint.npz in runs/plain-d2-synthetic-s0 " \
+                                     "or the other 2 run folders these options name" in result.output
+    assert "Traceback" not in result.output and list(tmp_path.iterdir()) == []
 
 
 # ----------------------------------------------------------------------------- shared options
@@ -179,6 +319,20 @@ def test_command_line_options():
                           (["--arch", "conv-plain", "--skip-matrix", "ortho"], "unknown config keys ['skip_matrix']")):
         result = CliRunner().invoke(_cli, [*args, *base])
         assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output, result.output
+
+
+def test_train_names_its_runs_as_pinned(tmp_path, monkeypatch):
+    """train's defaults are those the pinned names of tests/models/test_options.py assume, and the folder train
+    names for each setting (here: the one --resume looks for) is the pinned name."""
+    from tests.models.test_options import DEFAULTS, NAMES
+    assert {name: cli.train.make_context("train", []).params[name] for name in DEFAULTS} == DEFAULTS
+    monkeypatch.chdir(tmp_path)
+    for options, name in NAMES:
+        args = [word for key, value in options.items() for word in
+                (f"--{key.replace('_', '-')}", ",".join(map(str, value)) if isinstance(value, tuple) else value)]
+        result = train_cli(*args, "--seed", "3", "--resume")
+        assert result.exit_code == 1 and f"runs/{name} is not a run folder" in result.output, result.output
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("command", ["train", "spectrum", "singularities", "reproduce fig3", "bench"])
@@ -236,6 +390,42 @@ def test_spectrum_tells_its_cost_and_flags_rough_settings(tmp_path):
     assert "Lanczos steps: 40/40" in result.output          # plain progress lines off a terminal
     quiet = invoke("spectrum", *TINY_NET, "--method", "exact", "--out", tmp_path)
     assert quiet.exit_code == 0 and "fewer probes" not in quiet.output
+
+
+def test_spectrum_per_layer_of_a_run_is_a_table_a_figure_and_a_cost(tmp_path):
+    """--per-layer: per layer the fractions, extreme Ritz values and leakage, in 80 columns; per_layer.png; the cost."""
+    run = tmp_path / "run"
+    assert invoke("train", "--arch", "residual", "--depth", "3", "--width", "8", "--dataset", "synthetic",
+                  "--pca", "16", "--epochs", "1", "--out", run).exit_code == 0
+    result = invoke("spectrum", "--run", run, "--per-layer", "--probes", "2", "--steps", "10", "--samples", "100")
+    assert result.exit_code == 0, result.output
+    out = run / "spectrum" / "slq-per-layer"
+    saved = json.load(open(out / "result.json"))
+    assert [b["block"] for b in saved["blocks"]] == ["hidden.0", "hidden.1", "hidden.2", "output"]
+    assert all(0 < b["leakage"] < 1 and b["max"] >= b["min"] for b in saved["blocks"])
+    assert (out / "per_layer.png").stat().st_size > 10_000 and f"written to {out}" in result.output
+    lines = [line for line in result.output.splitlines()          # all but the lines naming paths, left unbroken
+             if not line.startswith(("written to ", str(run)))]
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    for block in saved["blocks"]:    # one row per layer: its name, size, fractions, extremes and leakage
+        row = next(line for line in lines if f" {block['block']} " in line and "│" in line)
+        assert f"{block['dim']:,}" in row and f"{block['leakage']:.4f}" in row
+        assert f"{block['fractions']['degenerate']:.4f}" in row and f"{block['max']:.3g}" in row
+    cost = re.search(r"^cost: (\d+) Hessian-vector products in (\d+) passes, \d+\.\d s$", result.output, re.M)
+    assert cost and int(cost[1]) == saved["products"] and int(cost[2]) == saved["passes"] < saved["products"]
+    assert re.search(r"^\d+ Hessian-vector products on 460 parameters", result.output, re.M)   # announced first
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--per-layer", "--group", "all=hidden,output"], "this net has 1 block (all); they need at least 2"),
+    (["--per-layer", "--group", "late=hidden.7"], "the net has no parameter or layer named 'hidden.7'"),
+    (["--per-layer", "--group", "late"], "is not NAME=LAYER[,LAYER...]"),
+    (["--group", "early=hidden.0"], "--group names a block of the per-layer spectra; add --per-layer"),
+])
+def test_spectrum_per_layer_mistakes_are_one_sentence(tmp_path, args, message):
+    result = invoke("spectrum", *TINY_NET, "--probes", "2", "--steps", "10", *args, "--out", tmp_path)
+    assert result.exit_code in (1, 2) and "Traceback" not in result.output, result.output
+    assert message in " ".join(result.output.split()) and "Hessian-vector products" not in result.output
 
 
 def test_training_prints_plain_lines_when_not_on_a_terminal(tmp_path):

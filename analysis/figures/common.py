@@ -31,11 +31,14 @@ def seeds(preset, counts):
 
 
 def fitted_spectra(groups=None, at="early"):
-    """A panel: the fitted mixture density log10 q(λ) of each group's first run at its early Hessian epoch (Fig 3d)."""
+    """A panel: the fitted mixture density log10 q(λ) of each group's first run at its early Hessian epoch (Fig 3d).
+
+    A fit that does not represent its moments (the reports' "no fit") is drawn faint, with hollow grey markers."""
     from analysis.spectra.moments import mixture_logpdf
     from ..reproduction import aggregate
 
     def draw(ax, curves, rows_by_group, colors):
+        from ..reproduction.plots import mark_no_fit, no_fit_epochs, style
         lam = numpy.linspace(-50, 50, 2001)
         for g in groups or rows_by_group:
             if not rows_by_group.get(g):
@@ -45,7 +48,12 @@ def fitted_spectra(groups=None, at="early"):
             if None in params:
                 continue
             epoch = aggregate.epoch_of(rows, "hessian/w", at)
-            ax.plot(lam, mixture_logpdf(lam, *params) / numpy.log(10), color=colors[g], label=f"{g} (epoch {epoch})")
+            density = mixture_logpdf(lam, *params) / numpy.log(10)
+            failed = epoch in no_fit_epochs([rows], "hessian/w")
+            ax.plot(lam, density, color=colors[g], ls=style(g)["ls"], alpha=0.45 if failed else 1.0,
+                    label=f"{g} (epoch {epoch})")
+            if failed:
+                mark_no_fit(ax, lam[::250], density[::250])
         ax.set_ylim(-10, 3)
         ax.set_xlabel("eigenvalue λ")
         ax.set_ylabel("log10 q(λ), fitted mixture")

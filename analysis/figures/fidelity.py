@@ -80,21 +80,31 @@ def claims(preset=None):
 
 
 def _bars(metric, fig, labels, ylabel, log=False, at="mean", title=""):
-    """A panel: one bar group per setting, one bar per net (mean ± SE over seeds)."""
+    """A panel: one bar group per setting, one bar per net (mean ± SE over seeds), in the net's colour
+    (plots.style); a cell whose value rests on a failing mixture fit (the reports' "no fit") is hatched grey."""
     import numpy
     from ..reproduction import aggregate
+    from ..reproduction.claims import fits_ok
 
     def draw(ax, curves, rows_by_group, colors):
         settings = list(SETTINGS)
         width = 0.8 / len(labels)
+        scale = 100.0 if metric == "train_acc" else 1.0
+        labelled = False
         for i, label in enumerate(labels):
-            stats = [aggregate.mean_se([aggregate.value_at(r, metric, at)
-                                        for r in rows_by_group.get(f"{s} / {fig} {label}", [])]) for s in settings]
-            means = [s["mean"] if s["mean"] is not None else numpy.nan for s in stats]
-            errors = [s["se"] or 0.0 for s in stats]
-            scale = 100.0 if metric == "train_acc" else 1.0
-            ax.bar(numpy.arange(len(settings)) + i * width, numpy.array(means) * scale, width,
-                   yerr=numpy.array(errors) * scale, label=label)
+            cells = [f"{s} / {fig} {label}" for s in settings]
+            stats = [aggregate.mean_se([aggregate.value_at(r, metric, at) for r in rows_by_group.get(c, [])])
+                     for c in cells]
+            means = numpy.array([s["mean"] if s["mean"] is not None else numpy.nan for s in stats]) * scale
+            errors = numpy.array([s["se"] or 0.0 for s in stats]) * scale
+            x = numpy.arange(len(settings)) + i * width
+            ax.bar(x, means, width, yerr=errors, color=colors[label], label=label)
+            bad = [j for j, c in enumerate(cells) if numpy.isfinite(means[j])
+                   and not fits_ok(rows_by_group, metric, at, groups=[c])]
+            if bad:
+                ax.bar(x[bad], means[bad], width, facecolor=(1.0, 1.0, 1.0, 0.6), edgecolor="dimgrey",
+                       hatch="////", lw=0, gid="no-fit", label="_nolegend_" if labelled else "no fit")
+                labelled = True
         ax.set_xticks(numpy.arange(len(settings)) + 0.4 - width / 2)
         ax.set_xticklabels(settings, rotation=35, ha="right", fontsize=7)
         ax.set_ylabel(ylabel)
@@ -106,7 +116,7 @@ def _bars(metric, fig, labels, ylabel, log=False, at="mean", title=""):
                 lo, hi = min(values), max(values)
                 pad = 0.1 * (hi - lo) or 1e-4
                 ax.set_ylim(lo - pad, hi + pad)
-    draw.title, draw.metrics = title, (metric,)
+    draw.title, draw.metrics, draw.percent = title, (metric,), metric == "train_acc"
     return draw
 
 

@@ -39,7 +39,6 @@ PANELS = [Curve("train_acc", "training accuracy (%)", percent=True, title="train
           Curve("meters/elimination/mean", "mean incoming-weight norm", title="elimination (norm)"),
           Curve("meters/overlap/mean", "mean overlap (correlation)", title="overlap"),
           Curve("meters/top3_out/mean", "top-3 variance share", title="linear dependence (ours)")]
-COLORS = {"Best": "tab:blue", "Worst": "tab:red"}
 
 
 def figure(name="fig4", data="cifar100", title="Training accuracy is correlated with distance from degenerate manifolds",
@@ -48,8 +47,7 @@ def figure(name="fig4", data="cifar100", title="Training accuracy is correlated 
                       "orders; the best 10 and worst 10 by mean training accuracy: the worst are more degenerate (b), "
                       "have smaller incoming-weight norms (c) and larger overlaps (d); overlaps separate earlier.")
     return Figure(name, title, paper, lambda preset: nets(preset, data), CLAIMS, PANELS, regroup=split,
-                  notes=notes or (lambda preset: INDEX_NOTE),
-                  colors=COLORS, reuses=True)
+                  notes=notes or (lambda preset: INDEX_NOTE), reuses=True)
 
 
 FIGURE = figure()

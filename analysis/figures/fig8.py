@@ -36,8 +36,8 @@ def claims(preset):
 
 def eigenvalues(ax, curves, rows_by_group, colors):
     i = numpy.arange(1, 129)
-    for b in BETAS:
-        ax.plot(i, numpy.exp(-b * (i - 1)), label=f"β={b:g}")
+    for b in BETAS:     # each β in the colour its nets have in the other panels (plots.style)
+        ax.plot(i, numpy.exp(-b * (i - 1)), color=colors[f"β={b:g}"], label=f"β={b:g}")
     ax.set_xlabel("index i")
     ax.set_ylabel("exp(−β(i−1))")
 

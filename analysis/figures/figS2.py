@@ -41,7 +41,7 @@ FIGURE = Figure(
     [Curve("train_acc", "training accuracy (%)", percent=True, title="training accuracy"),
      Curve("meters/overlap/mean", "mean overlap", title="overlap"),
      Curve("meters/elimination/mean", "mean incoming-weight norm", title="norm")],
-    regroup=split, colors={"Best": "tab:blue", "Worst": "tab:red"},
+    regroup=split,
     notes=lambda preset: (f"{preset.pick(SEEDS)} nets, best {preset.pick(BEST_WORST)} vs worst "
                           f"{preset.pick(BEST_WORST)} by mean training accuracy. The exact spectrum is computed once, "
                           "after the last epoch, on the first "

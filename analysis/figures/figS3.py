@@ -97,16 +97,20 @@ def _signed(d):
 
 def window_curves(kind):
     """A panel: the `kind` fraction ('degenerate' or 'negative') against the window, exact, SLQ and mixture, mean
-    over nets at their last Hessian epoch: where the verdicts' one window (dotted) sits on each curve."""
+    over nets at their last Hessian epoch: where the verdicts' one window (dotted) sits on each curve. The
+    mixture's curve gets hollow grey "no fit" markers when some net's mixture fit misses its moments."""
     from analysis.spectra.window import WINDOW, WINDOWS
 
     def draw(ax, curves, rows_by_group, colors):
+        from ..reproduction.plots import mark_no_fit
         runs = [rows for group in rows_by_group.values() for rows in group]
         for method, style in (("exact", "k-"), ("slq", "C0--"), ("mixture", "C3-.")):
             found = [aggregate.value_at(rows, f"hessian/{method}_{kind}_curve", "last") for rows in runs]
             found = [f for f in found if f is not None]
             if found:
                 ax.plot(WINDOWS, numpy.mean(found, axis=0), style, marker=".", label=f"{method} (n={len(found)})")
+                if method == "mixture" and not fits_ok(rows_by_group, MIXTURE[kind], "last"):
+                    mark_no_fit(ax, WINDOWS, numpy.mean(found, axis=0))
         ax.axvline(WINDOW, color="grey", lw=0.8, ls=":")
         ax.set_xscale("log")
         ax.set_xlabel("window w (degenerate: |λ| ≤ w)")

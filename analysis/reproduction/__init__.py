@@ -2,12 +2,13 @@
 
     presets.py   what a preset (paper, quick, test) fixes for every figure
     spec.py      RunSpec (a training config + a measurement plan, named by its hash), panels, Figure
-    runner.py    carrying out runs: reuse, resume, --workers processes
+    runner.py    carrying out runs: reuse, resume, --workers processes; Sweep, where and how they run
     cluster.py   the same on a Dask cluster: --cluster local:N, --scheduler ADDRESS
     aggregate.py mean and standard error over seeds; best-k / worst-k splits
     claims.py    claims as checks on aggregated numbers (held / within error / not held)
     plots.py     one PNG per figure, panels like the paper's
-    reproduce.py one figure end to end (runs, aggregate, claims, results folder) and the CLAIMS.md index
+    reproduce.py one figure end to end (runs, aggregate, claims, results folder), the CLAIMS.md index,
+                 and which figures of a sweep are incomplete
     archive.py   finished runs in one .tar.gz, without checkpoints, to go on with a sweep on another machine
 
 The figures themselves are declared in analysis/figures/, the measurements in analysis/measurements.py.

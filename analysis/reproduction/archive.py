@@ -5,7 +5,10 @@ done and feed its figures: config.json, metrics.jsonl and summary.json (the runn
 summary.json, the aggregation metrics.jsonl). Its checkpoint, by far the largest file, is
 needed only to resume a run or to measure its weights again (`spectrum --run`), so it stays
 behind. pack() writes those three files of every done run under <root>/runs/; unpack() adds
-them to another root, where the runner then reuses them instead of training again.
+them to another root, where the runner then reuses them instead of training again. The
+measurements that `spectrum --run` and `singularities --run` write into a run folder
+(spectrum/<method>/, singularities/; analysis/outputs.py) stay behind too: pack() names the
+files it takes, so it never sees them, and they change nothing about a run being done.
 
 An archive may come from elsewhere, so unpack() checks all of it before writing anything:
 only regular files runs/<run>/<one of the three names>, each run complete and done.

@@ -9,15 +9,18 @@ checkpoint, taking over the dead worker's lock when it was on the same host (loc
 
 Dask is imported here only, and only on these paths (pip install -e ".[cluster]").
 """
+import asyncio
 import contextlib
 import os
+import time
 import uuid
 
+from minigrad import device_kind
 from models.training import Progress
 
 from .runner import run_group
 
-CONNECT_TIMEOUT = 5       # seconds a scheduler has to answer
+CONNECT_TIMEOUT = 5       # seconds a scheduler has to accept and complete Dask's handshake
 DASHBOARD = "127.0.0.1:8787"   # an embedded cluster listens on this machine only (another port if taken)
 BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -48,14 +51,17 @@ def connect(workers=None, address=None, device="cpu"):
     """A distributed.Client on an embedded cluster of `workers` processes, or on the scheduler at `address`."""
     distributed = _distributed()
     if address is not None:
+        began = time.monotonic()
         try:
+            _handshake(distributed, address, CONNECT_TIMEOUT)
             client = distributed.Client(address, timeout=CONNECT_TIMEOUT)
         except ValueError as e:                     # not an address: no port, unknown scheme
             raise ClusterError(f"{address} is not a Dask scheduler address ({e}); "
                                "write it as tcp://HOST:PORT") from None
-        except (OSError, TimeoutError):
-            raise ClusterError(f"no Dask scheduler answers at {address} (waited {CONNECT_TIMEOUT} s): check the "
-                               "address, and that the scheduler runs and can be reached from here") from None
+        except (OSError, TimeoutError, asyncio.TimeoutError):
+            raise ClusterError(f"no Dask scheduler answers at {address} (gave up after "
+                               f"{time.monotonic() - began:.1f} s): check the address, and that the scheduler "
+                               "runs and can be reached from here") from None
         with client:
             yield client
         return
@@ -65,6 +71,15 @@ def connect(workers=None, address=None, device="cpu"):
             yield client
     finally:
         cluster.close()
+
+
+def _handshake(distributed, address, seconds):
+    """Connect to `address` and finish Dask's handshake within `seconds` in all, then hang up: distributed.Client
+    bounds only the TCP connect, so a listener that accepts but never speaks Dask would hold it until it hangs up."""
+    async def greet():
+        comm = await distributed.comm.connect(address, timeout=seconds)
+        comm.abort()
+    asyncio.run(asyncio.wait_for(greet(), seconds))
 
 
 def dashboard(client):
@@ -77,7 +92,7 @@ def dashboard(client):
 
 def _local_cluster(distributed, workers, device):
     """N worker processes of one thread each; on CUDA, one GPU each."""
-    if device == "cuda":
+    if device_kind(device) == "cuda":            # cuda:0 too: the kind, not the spelling
         try:
             from dask_cuda import LocalCUDACluster
         except ImportError:
@@ -120,19 +135,20 @@ class _Started(Progress):
             get_worker().log_event(self.topic, name)
 
 
-def run_all(client, groups, root, data_root=None, device="cpu", listener=None, stop_at=None):
-    """Run each group of runs (an ensemble, runner.ensembles) as one task on `client`'s cluster; yields each
-    task's list of (name, status, seconds, message) as it ends. stop_at: as runner.run_group's."""
+def run_all(groups, sweep):
+    """Run each group of runs (an ensemble, runner.ensembles) as one task on the cluster of `sweep.client`
+    (a runner.Sweep); yields each task's list of (name, status, seconds, message) as it ends."""
     distributed = _distributed()
-    root = os.path.abspath(root)                   # the workers' working folders may differ from ours
-    data_root = data_root and os.path.abspath(data_root)
+    client, listener = sweep.client, sweep.listener
+    tasks = sweep.detached(root=os.path.abspath(sweep.root),     # the workers' working folders may differ from ours
+                           data_root=sweep.data_root and os.path.abspath(sweep.data_root))
     topic = f"runs-started-{uuid.uuid4().hex}"     # this sweep's events only
     if listener is not None:
         client.subscribe_topic(topic, lambda event: listener.started(event[1]))
     futures = {}
     for group in groups:                           # the key: the first run's name, and which submission it was
         names = [spec.name for spec in group]
-        future = client.submit(run_group, group, root, data_root, device, _Started(topic, names), stop_at=stop_at,
+        future = client.submit(run_group, group, tasks, _Started(topic, names),
                                key=f"{names[0]}-{uuid.uuid4().hex[:8]}", pure=False)
         futures[future] = names
     try:

@@ -85,3 +85,37 @@ def get(name):
     if name not in PRESET:
         raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}.")
     return PRESET[name]
+
+
+# What a run's data config (Preset.data, TrainConfig.data) amounts to, without loading it: the figures' budget line
+# and chance level. The official sets' sizes and class counts are those data.load reads (models/data).
+TRAINING_ORIGINALS = {"cifar10": 50000, "cifar100": 50000, "svhn": 73257, "stl10": 5000}
+CLASSES = {"cifar10": 10, "cifar100": {"coarse": 20, "fine": 100}, "svhn": 10, "stl10": 10}
+
+
+def _data_name(data):
+    return str(data["name"]).lower().replace("-", "").replace("_", "")
+
+
+def classes(data):
+    """The number of classes a data config's labels have (CIFAR-100: its 20 coarse superclasses unless 'fine')."""
+    from models.data.synthetic import DEFAULT_CLASSES
+    name = _data_name(data)
+    if name == "synthetic":
+        return int(data.get("synthetic_classes", DEFAULT_CLASSES))
+    count = CLASSES[name]
+    return count[data.get("labels", "coarse")] if isinstance(count, dict) else count
+
+
+def training_images(data):
+    """(training images a run sees, originals before mirroring) of a data config: its subset (or the whole set),
+    doubled by the mirrors data.load adds."""
+    from models.data import MIRROR_DEFAULT
+    from models.data.synthetic import DEFAULT_SIZE
+    name = _data_name(data)
+    if name == "synthetic":
+        originals = int((data.get("synthetic_size") or DEFAULT_SIZE)[0])
+    else:
+        originals = int(data["subset"][0]) if data.get("subset") else TRAINING_ORIGINALS[name]
+    mirror = data.get("mirror")
+    return originals * (2 if (MIRROR_DEFAULT[name] if mirror is None else mirror) else 1), originals

@@ -17,25 +17,24 @@ from models.files import write_json, write_text
 from models.training.provenance import commit
 
 from . import aggregate
-from .claims import decided
+from .claims import HELD, NO_DATA, counted, decided
 from .plots import plot_figure
-from .runner import DONE, SUMMARY, execute, metrics, run_dir
+from .runner import DONE, LATER, MISMATCH, STOPPED, SUMMARY, execute, metrics, run_dir, set_aside, state
 from .spec import Curve, Layers
 
 
-def reproduce(figure, preset, root, workers=1, data_root=None, device="cpu", listener=None, client=None, ensemble=1,
-              stop_at=None, curves=None, seeds=None):
+def reproduce(figure, preset, sweep, curves=None, seeds=None):
     """Run (or reuse) everything `figure` needs under `preset` and write its results folder; returns the summary.
 
-    client: a distributed.Client to carry out the runs on its cluster (runner.execute).
-    ensemble: the most runs differing only in their seed to train together (runner.execute).
-    stop_at: a time.time() after which no training epoch begins (runner.execute). The figure is then drawn
+    sweep: where and how the runs are carried out (a runner.Sweep): the results folder <sweep.root>, the
+    processes or cluster, the data folder, the device, the listener, the ensembles (runner.execute).
+    sweep.stop_at: a time.time() after which no training epoch begins (runner.execute). The figure is then drawn
     from the runs done so far and its report says it is partial, with the seeds each curve has.
     curves, seeds: train only the first `seeds` seeds of the curves labelled in `curves` (None: all), a stage
     of a plan (analysis/figures/plan.py); the figure is drawn from every run done.
     Only done runs (finished or diverged) enter the curves: a run stopped half way would mix epochs.
     """
-    began = time.perf_counter()
+    began, root = time.perf_counter(), sweep.root
     out = os.path.join(root, figure.name)
     os.makedirs(out, exist_ok=True)
     if figure.kind != "runs":
@@ -45,10 +44,16 @@ def reproduce(figure, preset, root, workers=1, data_root=None, device="cpu", lis
     specs = [spec for runs in groups.values() for spec in runs]
     trained = None if curves is None and seeds is None else {
         spec.name for label, runs in groups.items() if curves is None or label in curves for spec in runs[:seeds]}
-    states = execute(specs, root, workers, data_root, device, listener, client, ensemble, stop_at, trained)
+    states = execute(specs, sweep, trained)
     done = {label: [s for s in runs if states[s.name][0] in DONE] for label, runs in groups.items()}
-    rows_by_group = {label: [rows for rows in (list(map(aggregate.derive, metrics(root, s))) for s in runs) if rows]
-                     for label, runs in done.items()}
+    read = {}
+    for spec in {s.name: s for runs in done.values() for s in runs}.values():
+        try:
+            read[spec.name] = [aggregate.derive(row) for row in metrics(root, spec)]
+        except (OSError, ValueError, TypeError) as e:    # damaged after it was checked: set aside, never fatal
+            states[spec.name] = (MISMATCH, set_aside(root, spec, f"a file cannot be read ({e})"))
+    done = {label: [s for s in runs if s.name in read] for label, runs in done.items()}
+    rows_by_group = {label: [read[s.name] for s in runs if read[s.name]] for label, runs in done.items()}
     if figure.regroup:
         rows_by_group = figure.regroup(rows_by_group, preset)
     curves = {label: aggregate.curves(rows) for label, rows in rows_by_group.items()}
@@ -60,7 +65,7 @@ def reproduce(figure, preset, root, workers=1, data_root=None, device="cpu", lis
     seeds = {label: len(rows) for label, rows in rows_by_group.items()}
     plot_figure(figure, curves, rows_by_group, os.path.join(out, "figure.png"),
                 subtitle=f"preset {preset.name}; mean ± SE over " +
-                         ", ".join(sorted({f"{n} runs" for n in seeds.values()})))
+                         ", ".join(sorted({f"{n} runs" for n in seeds.values()})), groups=groups)
     failed = {s.name: states[s.name] for s in specs if states[s.name][0] not in ("finished",)}
     summary = {"curves": curves, "claims": claims, "runs": {label: [s.name for s in runs] for label, runs in groups.items()},
                "runs_per_group": seeds, "not_finished": failed, "provenance": provenance(root, done, groups),
@@ -68,6 +73,45 @@ def reproduce(figure, preset, root, workers=1, data_root=None, device="cpu", lis
     if figure.tables:
         summary["tables"] = figure.tables(claims, rows_by_group)
     return finish(figure, preset, out, claims, summary, time.perf_counter() - began)
+
+
+def sweep_runs(figures, preset, root):
+    """(runs, done): how many runs the figures in `figures` have under `preset`, each counted once however many
+    figures share it, and how many of them are done in `root` already."""
+    specs = {spec.name: spec for figure in figures if figure.kind == "runs"
+             for runs in figure.groups(preset).values() for spec in runs}
+    return len(specs), sum(state(root, spec) in DONE for spec in specs.values())
+
+
+class Incomplete:
+    """The figures of a sweep left incomplete so far, and why: runs not done (failed, stopped, set aside; a
+    run left to a later stage of a plan does not count) or claims without data. A figure of several
+    stages (a plan) is judged by its last."""
+
+    def __init__(self):
+        self.why = {}           # figure -> why it is incomplete
+
+    def record(self, name, summary):
+        """Judge the figure `name` by its summary (reproduce's); returns (claims held, claims counted)."""
+        verdicts = [c["verdict"] for c in counted(summary["claims"])]
+        failed = [message for state, message in summary.get("not_finished", {}).values()
+                  if state != "diverged" and message != LATER]
+        self.why.pop(name, None)
+        if failed or NO_DATA in verdicts:
+            self.why[name] = (f"{len(failed)} runs not done" if failed else
+                              f"{verdicts.count(NO_DATA)} claims without data")
+            if failed and set(failed) == {STOPPED}:
+                self.why[name] += " (stopped at the time limit: the same command continues them)"
+        return verdicts.count(HELD), len(verdicts)
+
+    def sentence(self, figures):
+        """None when every figure recorded is complete; else one sentence naming those that are not, of
+        `figures` (how many the sweep has) in all."""
+        if not self.why:
+            return None
+        return (f"{len(self.why)} of {figures} figures are incomplete ("
+                + ", ".join(f"{n}: {why}" for n, why in self.why.items())
+                + "); everything else is written, and each report.md says why")
 
 
 BASIC = ("train_loss", "train_acc", "test_loss", "test_acc")
@@ -225,20 +269,37 @@ def provenance_lines(where):
     return [" ".join(lines)]
 
 
-def write_index(root, preset):
-    """<root>/CLAIMS.md: the claims table of every figure whose numbers.json exists, in figure order."""
+def write_index(root, preset, notes=None):
+    """<root>/CLAIMS.md: the claims table of every figure whose numbers.json exists, in figure order.
+
+    A numbers.json that cannot be read (truncated, edited) is skipped, never fatal to the other figures:
+    CLAIMS.md says so, and so does a line added to `notes` (a list) for the caller to show; the same
+    command with that figure draws it again."""
     from ..figures import FIGURES
-    rows, times = [], []
+    rows, times, skipped = [], [], []
     for name in FIGURES:
         path = os.path.join(root, name, "numbers.json")
         if os.path.exists(path):
-            with open(path) as f:
-                summary = json.load(f)
-            rows += [(f"[{name}]({name}/report.md)", c) for c in summary["claims"]]
-            times.append(f"{name} {summary['seconds']:.0f} s")
+            try:
+                with open(path) as f:
+                    summary = json.load(f)
+                figure = [(f"[{name}]({name}/report.md)", c) for c in summary["claims"]]
+                claims_table(figure, with_figure=True)          # every claim has the fields the table reads
+                took = f"{name} {summary['seconds']:.0f} s"
+            except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
+                reason = f"{type(e).__name__}: {e}" if isinstance(e, KeyError) else " ".join(str(e).split())
+                skipped.append(f"{name}: its numbers.json cannot be read ({reason}), so its claims are left out; "
+                               f"`reproduce {name}` with the same --preset and --out draws it again")
+                continue
+            rows += figure
+            times.append(took)
     text = (f"# Claims checked (preset `{preset.name}`)\n\n" + claims_table(rows, with_figure=True) +
             "\n\nWall-clock of the last reproduction of each figure (runs reused from earlier figures cost nothing): "
             + ", ".join(times) + ".\n")
+    if skipped:
+        text += "\nLeft out:\n\n" + "".join(f"- {line}\n" for line in skipped)
+    if notes is not None:
+        notes.extend(skipped)
     path = os.path.join(root, "CLAIMS.md")
     write_text(path, text)
     return path

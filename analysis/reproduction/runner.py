@@ -12,13 +12,16 @@ every run trained once. A run whose trainer died is taken over when the lock is 
 host; a lock left by a dead process on another host (a cluster worker) must be deleted by
 hand, and until then the run waits.
 
-Runs go to a Dask cluster when `execute` is given a client (cluster.py); else they train
+Where and how a sweep runs (its results folder, processes or cluster, data folder, device,
+listener, ensembles, time limit) is one Sweep, built once by `cli.py reproduce` and passed down.
+Runs go to a Dask cluster when the Sweep has a client (cluster.py); else they train
 here or in --workers processes. Local workers never outlive the reproduction: they end
 when their parent dies (even by SIGKILL), and Ctrl-C or SIGTERM of the parent ends them
 before it exits; a run cut short resumes from its last checkpoint next time.
 """
 import dataclasses
 import json
+import math
 import os
 import signal
 import sys
@@ -26,6 +29,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
+from minigrad import device_kind
 from models.training import Diverged, Progress, RunError, RunLocked, run_lock, train_ensemble, wait_unlocked
 from models.training.loop import CHECKPOINT, METRICS, SUMMARY
 
@@ -76,7 +80,6 @@ def verify(root, spec):
     A run folder travels between machines and can be edited, so before a done run enters a figure its
     config.json must equal the settings its name's hash stands for, and its metrics must hold each epoch
     0..E exactly once (E: the epochs asked for, or the last good epoch of a diverged run)."""
-    from models.files import read_jsonl
     from models.training.loop import CONFIG
     folder = run_dir(root, spec)
     try:
@@ -84,8 +87,7 @@ def verify(root, spec):
             saved = json.load(f)
         with open(os.path.join(folder, SUMMARY)) as f:
             summary = json.load(f)
-        epochs = [row.get("epoch") if isinstance(row, dict) else None
-                  for row in read_jsonl(os.path.join(folder, METRICS))]
+        epochs = [row.get("epoch") for row in read_metrics(os.path.join(folder, METRICS))]
         if not isinstance(saved, dict) or not isinstance(summary, dict):
             raise ValueError("a file is not a JSON object")
     except (OSError, ValueError) as e:
@@ -150,18 +152,48 @@ def ensemble_size(setting, device):
     if setting == "off":
         return 1
     if setting == "auto":
-        return 50 if device == "cuda" else 10
+        return 50 if device_kind(device) == "cuda" else 10      # cuda:0 too: the kind, not the spelling
     return int(setting)
 
 
 STOPPED = "stopped at the time limit (--stop-after); the same command continues it"
 
 
-def run_group(specs, root, data_root=None, device="cpu", progress=None, poll=1.0, stop_at=None):
-    """Train runs that differ only in their seed to completion, as one ensemble (resuming what can be resumed);
-    returns one (name, status, seconds, message) per run.
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+    """Where and how the runs of a reproduction are carried out: built once (cli.py reproduce) and passed down
+    to reproduce, execute, run_group and cluster.run_all; worker processes get it detached().
 
-    stop_at: a time.time() after which no epoch begins (train_ensemble); runs stopped by it keep their
+    root       the results folder; runs live in <root>/runs/
+    workers    processes to spread the runs over (1: this one)
+    data_root  the data folder (None: the default, models.data)
+    device     where the runs train
+    listener   what is told of the runs as they go (a Listener; None: nobody)
+    client     a distributed.Client: the runs go to its cluster (cluster.py) instead of `workers`
+    ensemble   the most runs (differing only in their seed) to train together as one ensemble
+    stop_at    a time.time() after which no training epoch begins (None: no limit); on a cluster, its
+               workers' clocks are trusted to agree with ours
+    """
+    root: object
+    workers: int = 1
+    data_root: object = None
+    device: str = "cpu"
+    listener: object = None
+    client: object = None
+    ensemble: int = 1
+    stop_at: object = None
+
+    def detached(self, **changes):
+        """This sweep as another process carries out its runs: without the listener and client, which stay here."""
+        return dataclasses.replace(self, listener=None, client=None, **changes)
+
+
+def run_group(specs, sweep, progress=None, poll=1.0):
+    """Train runs that differ only in their seed to completion, as one ensemble (resuming what can be resumed),
+    under `sweep`'s root, data folder, device and time limit; returns one (name, status, seconds, message)
+    per run.
+
+    sweep.stop_at: a time.time() after which no epoch begins (train_ensemble); runs stopped by it keep their
     state ('new' or 'partial') with the message STOPPED.
 
     A run another process is training (its folder locked) is waited for, its state read again
@@ -170,13 +202,14 @@ def run_group(specs, root, data_root=None, device="cpu", progress=None, poll=1.0
     """
     import contextlib
     import warnings
+    root, stop_at = sweep.root, sweep.stop_at
     began = time.perf_counter()
     results = {spec.name: (state(root, spec), "") for spec in specs}
     todo = [spec for spec in specs if results[spec.name][0] not in DONE]
     if not todo or (stop_at is not None and time.time() >= stop_at):
         return [(spec.name, results[spec.name][0], 0.0, "" if spec not in todo else STOPPED) for spec in specs]
-    configs = [dataclasses.replace(spec.config, device=device, data=dict(spec.config.data, root=data_root))
-               for spec in todo]
+    configs = [dataclasses.replace(spec.config, device=sweep.device,
+                                   data=dict(spec.config.data, root=sweep.data_root)) for spec in todo]
     folders = [run_dir(root, spec) for spec in todo]
     try:
         with warnings.catch_warnings():
@@ -205,7 +238,9 @@ def run_group(specs, root, data_root=None, device="cpu", progress=None, poll=1.0
                 wait_unlocked(e.run_dir, poll)
     except Exception as e:   # runs that cannot be done (no data, bad setting) must not stop the others
         from models.data import DataError
-        message = str(e) if isinstance(e, (DataError, RunError, ValueError)) else f"{type(e).__name__}: {e}"
+        from models.files import WriteError
+        message = (str(e) if isinstance(e, (DataError, RunError, ValueError, WriteError))
+                   else f"{type(e).__name__}: {e}")
         results.update((spec.name, ("failed", message)) for spec in todo
                        if results[spec.name][0] not in DONE)
     seconds = (time.perf_counter() - began) / len(todo)
@@ -234,18 +269,16 @@ class Listener:
 LATER = "left to a later stage of the plan"
 
 
-def execute(specs, root, workers=1, data_root=None, device="cpu", listener=None, client=None, ensemble=1,
-            stop_at=None, trained=None):
-    """Make sure every run in `specs` is done; returns {name: (status, message)}.
+def execute(specs, sweep, trained=None):
+    """Make sure every run in `specs` is done, as `sweep` says where and how; returns {name: (status, message)}.
 
     trained: the names of the runs to train (None: all); the others are only read, with the message LATER.
 
-    ensemble: the most runs (differing only in their seed) to train together as one ensemble.
-    client: a distributed.Client; each ensemble not done yet becomes one task on its cluster.
-    stop_at: a time.time() after which no epoch of any run begins (run_group); on a cluster, its
-    workers' clocks are trusted to agree with ours.
+    sweep.ensemble: the most runs (differing only in their seed) to train together as one ensemble.
+    sweep.client: a distributed.Client; each ensemble not done yet becomes one task on its cluster.
+    sweep.stop_at: a time.time() after which no epoch of any run begins (run_group).
     """
-    listener = listener or Listener()
+    root, workers, listener = sweep.root, sweep.workers, sweep.listener or Listener()
     unique = {}
     for spec in specs:
         unique.setdefault(spec.name, spec)
@@ -262,22 +295,21 @@ def execute(specs, root, workers=1, data_root=None, device="cpu", listener=None,
     for name, message in wrong.items():
         results[name] = (MISMATCH, message)
         listener.finished(name, MISMATCH, 0.0, message)
-    groups = ensembles(todo, ensemble)
+    groups = ensembles(todo, sweep.ensemble)
 
     def report(outcomes):
         for name, status, seconds, message in outcomes:
             results[name] = (status, message)
             listener.finished(name, status, seconds, message)
 
-    if client is not None:
+    if sweep.client is not None:
         from .cluster import run_all           # Dask is imported only on this path
-        for outcomes in run_all(client, groups, root, data_root, device, listener, stop_at):
+        for outcomes in run_all(groups, dataclasses.replace(sweep, listener=listener)):
             report(outcomes)
         return results
     if workers <= 1 or len(groups) <= 1:
         for group in groups:
-            report(run_group(group, root, data_root, device, listener.run_progress(group[0]) or Progress(),
-                             stop_at=stop_at))
+            report(run_group(group, sweep, listener.run_progress(group[0]) or Progress()))
         return results
     import multiprocessing
     threads = str(max(1, (os.cpu_count() or 1) // workers))
@@ -286,7 +318,7 @@ def execute(specs, root, workers=1, data_root=None, device="cpu", listener=None,
     try:
         with _sigterm_raises(), ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                                     initializer=_worker_start, initargs=(os.getpid(),)) as pool:
-            futures = [pool.submit(run_group, group, root, data_root, device, stop_at=stop_at) for group in groups]
+            futures = [pool.submit(run_group, group, sweep.detached()) for group in groups]
             try:
                 for future in as_completed(futures):
                     report(future.result())
@@ -357,7 +389,33 @@ def _worker_start(parent):
 
 
 def metrics(root, spec):
-    """The metrics rows of a run (empty when it never started)."""
-    from models.files import read_jsonl
+    """The metrics rows of a run (empty when it never started); ValueError naming the file when one is damaged."""
     path = os.path.join(run_dir(root, spec), METRICS)
-    return read_jsonl(path) if os.path.exists(path) else []
+    return read_metrics(path) if os.path.exists(path) else []
+
+
+def read_metrics(path):
+    """The rows of a metrics.jsonl, each what the aggregation reads: a JSON object whose values are numbers,
+    nulls or lists of them. A row that is not is a damaged file: ValueError naming the file and the row."""
+    from models.files import read_jsonl
+    rows = read_jsonl(path)
+    for number, row in enumerate(rows, 1):
+        if not isinstance(row, dict) or isinstance(row.get("epoch"), bool) or not isinstance(row.get("epoch"), int):
+            raise ValueError(f"{path}, row {number}, is not a JSON object with an integer epoch")
+        bad = next((key for key, value in row.items() if not _metric(value)), None)
+        if bad is not None:
+            raise ValueError(f"{path}, row {number}, holds {bad} = {_short(row[bad])}, not a number")
+    return rows
+
+
+def _metric(value):
+    if isinstance(value, list):
+        return all(map(_metric, value))
+    if isinstance(value, int):                   # bools too; beyond a float's range is no measured number
+        return abs(value) < 2 ** 1023
+    return value is None or (isinstance(value, float) and math.isfinite(value))
+
+
+def set_aside(root, spec, why):
+    """The MISMATCH message of a done run whose files cannot be used (`why`: what is wrong with them)."""
+    return _set_aside(run_dir(root, spec), why)

@@ -86,7 +86,8 @@ class Figure:
     panels     what the PNG shows, laid out like the paper's panels
     regroup    optional (rows by group, preset) -> rows by group, e.g. best-k / worst-k
     notes      optional preset -> text for the report (settings, what the preset cannot show)
-    colors     optional {group: matplotlib color} for groups that should keep one color in every panel
+    colors     optional {group: matplotlib color} overriding a group's colour; every net already keeps one
+               colour and line style in every panel of every figure (plots.NET_STYLES), so no figure needs it
     tables     optional (claims, rows by group) -> markdown the report shows (e.g. the fidelity grid's matrix)
     reuses     its runs are mostly other figures' (Fig 4's plain nets are Fig 5's): a run's compact archive goes
                with a figure that does not reuse (archive.pack_figures)

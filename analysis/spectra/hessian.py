@@ -101,16 +101,21 @@ class HessianOperator:
 
         `progress`, if given, is called after each column (the CLI draws a bar with it).
         """
-        if self.dim > limit:
-            raise ValueError(f"a dense Hessian of {self.dim} parameters is too large (limit {limit}); "
-                             "use the moment or Lanczos methods")
-        columns = []
-        basis = self.xp.zeros(self.rows + (self.dim,), numpy.float64)
-        for i in range(self.dim):
-            basis[..., i] = 1.0
-            columns.append(self.matvec(basis))
-            basis[..., i] = 0.0
-            if progress:
-                progress()
-        h = self.xp.stack(columns, axis=-1)
-        return (h + self.xp.swapaxes(h, -1, -2)) / 2
+        return dense_matrix(self.matvec, self.dim, self.rows, self.xp, limit, "a dense Hessian", progress)
+
+
+def dense_matrix(matvec, dim, rows, xp, limit, what, progress=None):
+    """The matrix of the symmetric map `matvec` on `dim` coordinates (leading axes `rows`), column by column
+    from products with basis vectors, symmetrized; `what` names it in the error past `limit` coordinates."""
+    if dim > limit:
+        raise ValueError(f"{what} of {dim} parameters is too large (limit {limit}); use the moment or Lanczos methods")
+    columns = []
+    basis = xp.zeros(tuple(rows) + (dim,), numpy.float64)
+    for i in range(dim):
+        basis[..., i] = 1.0
+        columns.append(matvec(basis))
+        basis[..., i] = 0.0
+        if progress:
+            progress()
+    h = xp.stack(columns, axis=-1)
+    return (h + xp.swapaxes(h, -1, -2)) / 2

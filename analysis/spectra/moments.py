@@ -269,6 +269,30 @@ def fit_diagnostics(fit):
     return {"fit_error": float(fit.objective), "fit_edges": len(fit.at_grid_edge), "fit_ok": float(ok)}
 
 
+def index_ranges(grids=None, window=WINDOW, sigma0=SIGMA0):
+    """{'degenerate': (low, high), 'negative': (low, high)}: the values the degeneracy and negativity indices can
+    take on a grid (default the paper's), so a plot can say how far an index can move at all.
+
+    An index is w·s + (1 − w)·g, s the skew normal's mass in (or below) the window and g the narrow Gaussian's:
+    linear in w, so its extremes lie at the ends of the w grid and of s. s is read on the grid's narrowest skew
+    normals (the smallest ω), over its locations and shapes: they hold the largest mass a grid point can put in
+    the window, and (locations far on either side) masses below it from 0 to 1."""
+    g = _check_grids(paper_grids() if grids is None else grids)
+    xi, alpha = numpy.meshgrid(g["xi"], g["alpha"], indexing="ij")
+    omega = g["omega"].min()
+    below = skewnorm.cdf(-window, alpha, loc=xi, scale=omega)
+    inside = skewnorm.cdf(window, alpha, loc=xi, scale=omega) - below
+    gauss = {"degenerate": float(ndtr(window / sigma0) - ndtr(-window / sigma0)),
+             "negative": float(ndtr(-window / sigma0))}
+    spans = {"degenerate": (float(inside.min()), float(inside.max())),
+             "negative": (float(below.min()), float(below.max()))}
+    out = {}
+    for kind, (s_lo, s_hi) in spans.items():
+        values = [w * s + (1.0 - w) * gauss[kind] for w in (g["w"].min(), g["w"].max()) for s in (s_lo, s_hi)]
+        out[kind] = (float(min(values)), float(max(values)))
+    return out
+
+
 def _check_grids(grids):
     out = {}
     for name in PARAMETERS:

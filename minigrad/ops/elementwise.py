@@ -159,16 +159,24 @@ class ReLU(Function):
     The mask [x > 0] is piecewise constant, so it enters the rules as a constant:
     the second derivative of ReLU is zero everywhere except at the kink x = 0, where
     it does not exist (finite differences across a kink disagree with any rule).
+    The mask is computed once, by whichever rule asks first, and kept for the other.
     """
 
     def forward(self, x):
-        return self.xp.maximum(x, 0)
+        # max against a row of zeros, broadcast: the same numbers as max(x, 0), but NumPy runs its vector loop
+        return self.xp.maximum(x, self.xp.zeros(x.shape[-1:], x.dtype))
+
+    def mask(self):
+        """[x > 0], a constant of the rules."""
+        if not hasattr(self, "_mask"):
+            self._mask = self.inputs[0].data > 0
+        return self._mask
 
     def vjp(self, gy):
-        return (gy * (self.inputs[0].data > 0),)
+        return (gy * self.mask(),)
 
     def jvp(self, tx):
-        return tx * (self.inputs[0].data > 0)
+        return tx * self.mask()
 
 
 class Abs(Function):

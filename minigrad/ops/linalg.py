@@ -4,7 +4,7 @@ For y = a b (matrices), perturbing a by δa changes y by δa b, so
     ⟨ȳ, δa b⟩ = ⟨ȳ bᵀ, δa⟩   gives   ā = ȳ bᵀ,   and likewise   b̄ = aᵀ ȳ.
 Both are products again, so second order needs nothing new.
 """
-from ..tensor import Function, plus
+from ..tensor import Function, plus_into
 from .reduce import sum_to
 from .shape import swapaxes
 
@@ -26,7 +26,7 @@ class MatMul(Function):
 
     def jvp(self, ta, tb):
         a, b = (t.data for t in self.inputs)
-        return plus(None if ta is None else ta @ b, None if tb is None else a @ tb)
+        return plus_into(None if ta is None else ta @ b, None if tb is None else a @ tb)
 
 
 class Linear(Function):
@@ -34,7 +34,8 @@ class Linear(Function):
 
     x̄ = ȳ W,   W̄ = ȳᵀ x,   b̄ = Σ_n ȳ_n,   ẏ = ẋ Wᵀ + x Ẇᵀ + ḃ.
 
-    One op instead of transpose + matmul + add keeps the graph small, and a
+    The bias is added into the product's output (forward and jvp alike: the same additions as
+    out of place). One op instead of transpose + matmul + add keeps the graph small, and a
     gradient nobody asked for is never computed: the first layer never forms x̄
     for the data, which saves its largest product.
 
@@ -61,8 +62,8 @@ class Linear(Function):
     def jvp(self, tx, tw, tb=None):
         xp = self.xp
         x, w = self.inputs[0].data, self.inputs[1].data
-        return plus(None if tx is None else tx @ xp.swapaxes(w, -1, -2),
-                    None if tw is None else x @ xp.swapaxes(tw, -1, -2), tb)
+        return plus_into(None if tx is None else tx @ xp.swapaxes(w, -1, -2),   # a new array: the others add into it
+                         None if tw is None else x @ xp.swapaxes(tw, -1, -2), tb)
 
 
 def matmul(a, b):

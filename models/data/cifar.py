@@ -60,9 +60,10 @@ SOURCES = {
                        "eb9058c3a382ffc7106e4002c42a8d85", "cifar-100-python"),
 }
 
-# Exceptions that mean "this file is not a readable tarball of pickled batches".
+# Exceptions that mean "this file is not a readable tarball of pickled batches". MemoryError too: a
+# damaged or forged file can declare a size no machine has (a 315-byte tarball can ask for a terabyte).
 _READ_ERRORS = (tarfile.TarError, EOFError, OSError, zlib.error, pickle.UnpicklingError,
-                ValueError, TypeError, KeyError, IndexError, AttributeError, ImportError)
+                ValueError, TypeError, KeyError, IndexError, AttributeError, ImportError, MemoryError)
 
 
 # ----------------------------------------------------------------------------- where
@@ -195,27 +196,57 @@ class _ArrayUnpickler(pickle.Unpickler):
 
     Pickle can run any code a file names; a tarball found on disk or downloaded should only
     ever be able to build arrays. The names cover Python-2 pickles (the official files) and
-    Python-3 pickles of any protocol, from NumPy 1.x and 2.x.
+    Python-3 pickles of any protocol, from NumPy 1.x and 2.x. ``limit``: the pickle's size in
+    bytes; no array or buffer it declares may be larger (its data would have to be inside it).
     """
 
+    def __init__(self, file, *, limit, **kwargs):
+        super().__init__(file, **kwargs)
+        self.allowed = _allowed_globals(limit)
+
     def find_class(self, module, name):
-        allowed = _allowed_globals()
-        if (module, name) not in allowed:
+        if (module, name) not in self.allowed:
             raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}")
-        return allowed[(module, name)]
+        return self.allowed[(module, name)]
 
 
-def _allowed_globals():
+def _allowed_globals(limit):
+    """The globals a batch pickle may name; the ones that allocate check the size they are asked for first."""
     import codecs
+    import math
     try:
         from numpy._core import multiarray, numeric
     except ImportError:  # NumPy < 1.26
         from numpy.core import multiarray, numeric
-    objects = {"multiarray._reconstruct": multiarray._reconstruct, "multiarray.scalar": multiarray.scalar,
+
+    def declare(nbytes, what):
+        if nbytes > limit:
+            raise pickle.UnpicklingError(f"it declares {what} of {nbytes:,} bytes in a pickle of {limit:,} bytes")
+
+    def array_bytes(shape, dtype):
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        return abs(math.prod(int(n) for n in shape)) * numpy.dtype(dtype).itemsize
+
+    def ndarray(shape, dtype=float, *args, **kwargs):      # stands for numpy.ndarray
+        declare(array_bytes(shape, dtype), "an array")
+        return numpy.ndarray(shape, dtype, *args, **kwargs)
+
+    def reconstruct(subtype, shape, dtype):
+        if subtype is not ndarray:
+            raise pickle.UnpicklingError("refusing to reconstruct an array of a type other than numpy.ndarray")
+        declare(array_bytes(shape, dtype), "an array")
+        return multiarray._reconstruct(numpy.ndarray, shape, dtype)
+
+    def make_bytearray(*args):
+        if args and isinstance(args[0], int):
+            declare(args[0], "a buffer")
+        return bytearray(*args)
+
+    objects = {"multiarray._reconstruct": reconstruct, "multiarray.scalar": multiarray.scalar,
                "numeric._frombuffer": numeric._frombuffer}
-    allowed = {("numpy", "ndarray"): numpy.ndarray, ("numpy", "dtype"): numpy.dtype,
-               ("_codecs", "encode"): codecs.encode, ("builtins", "bytearray"): bytearray,
-               ("__builtin__", "bytearray"): bytearray}
+    allowed = {("numpy", "ndarray"): ndarray, ("numpy", "dtype"): numpy.dtype,
+               ("_codecs", "encode"): codecs.encode, ("builtins", "bytearray"): make_bytearray,
+               ("__builtin__", "bytearray"): make_bytearray}
     for package in ("numpy.core", "numpy._core"):
         for key, obj in objects.items():
             module, name = key.split(".")
@@ -226,7 +257,7 @@ def _allowed_globals():
 def _unpickle(blob):
     """A dict with str keys from a pickled batch, Python 2 (byte-string keys) or Python 3 (str keys)."""
     import io
-    obj = _ArrayUnpickler(io.BytesIO(blob), encoding="bytes").load()
+    obj = _ArrayUnpickler(io.BytesIO(blob), limit=len(blob), encoding="bytes").load()
     if not isinstance(obj, dict):
         raise ValueError(f"expected a dict, found {type(obj).__name__}")
     return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in obj.items()}
@@ -279,6 +310,8 @@ def read_tarball(name, path):
 
 def _reason(exc):
     text = " ".join(str(exc).split()).rstrip(".")
+    if isinstance(exc, MemoryError):        # no data set file needs more memory than a machine has: damaged
+        return "it asks for more memory than this machine has" + (f": {text}" if text else "")
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
@@ -306,10 +339,13 @@ def _images(batch, what):
 
 
 def _labels(batch, key, classes):
-    y = numpy.asarray(batch[key], dtype=numpy.int64)
-    if y.ndim != 1 or (y.size and (y.min() < 0 or y.max() >= classes)):
+    """The labels as int64; integers only (a cast would turn a label 0.5 silently into class 0)."""
+    y = numpy.asarray(batch[key])
+    if y.size == 0:
+        y = y.astype(numpy.int64)
+    if y.ndim != 1 or y.dtype.kind not in "iu" or (y.size and (y.min() < 0 or y.max() >= classes)):
         raise ValueError(f"{key} must be a list of integers in [0, {classes})")
-    return y
+    return y.astype(numpy.int64)
 
 
 def _names(meta, key):

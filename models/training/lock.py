@@ -3,10 +3,20 @@
 Two trainings writing one folder would interleave their epochs in metrics.jsonl and
 overwrite each other's checkpoints, so train() holds this lock while it runs and a
 second writer gets RunLocked (or waits: wait_unlocked). A lock left by a process that
-is gone (same host, pid not alive) or one that cannot be read is taken over with a
-RunWarning; a lock from another host is never taken over, since its pid cannot be
-checked from here. So on a cluster of several hosts, a worker that dies mid-run leaves
-a lock that only deleting the file releases (the message and warning name it).
+is gone, or one that cannot be read, is taken over with a RunWarning. A lock from another
+host is never taken over, since its pid cannot be checked from here. So on a cluster of
+several hosts, a worker that dies mid-run leaves a lock that only deleting the file
+releases (the message and warning name it).
+
+A pid alone does not say whether its writer is gone: pids are reused, and in a container
+the trainer is often pid 1, which is alive in the next container too. So the lock also
+records its owner's start time (on Linux, field 22 of /proc/PID/stat: clock ticks since
+boot), and a lock of this host counts as gone when its pid is not alive or that pid's
+process started at another time than the recorded one. Where the start time cannot be
+read (no /proc), and for a lock without one (written by an older version), a live pid
+counts as the writer: it cannot be told from a reused one, so a wait on it is bounded
+(wait_unlocked's `timeout`) and every message says to delete the file if no process is
+writing it.
 
 The lock is re-entrant within one thread, so that a caller can hold it across reading a
 run's state and calling train(), which takes it again.
@@ -55,6 +65,9 @@ def run_lock(run_dir):
         return
     mine = {"host": socket.gethostname(), "pid": os.getpid(),
             "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
+    process_start = _process_start(os.getpid())
+    if process_start is not None:
+        mine["process_start"] = process_start
     _acquire(path, mine, run_dir)
     _HELD[path] = [threading.get_ident(), mine, 1]
     try:
@@ -65,28 +78,58 @@ def run_lock(run_dir):
             os.remove(path)
 
 
-def wait_unlocked(run_dir, poll=1.0):
-    """Return once `<run_dir>/.lock` is released or stale (the next run_lock takes a stale one over).
+WAIT_LIMIT = 24 * 3600      # wait_unlocked's default bound: longer than one training of the paper's nets
 
-    Waits as long as its owner lives, checked every `poll` seconds by the rules above: a lock
-    from another host counts as alive until its file is deleted (one RunWarning says so).
+
+def wait_unlocked(run_dir, poll=1.0, timeout=WAIT_LIMIT):
+    """Return once `<run_dir>/.lock` is released, stale or taken by another owner (the next run_lock takes
+    a stale one over, or refuses the new owner, who is then waited for in turn).
+
+    Checked every `poll` seconds by the rules above. One RunWarning says whom it waits for; when the
+    same owner still holds the lock after `timeout` seconds it gives up with RunLocked, since a lock
+    from another host, or from a reused pid without a recorded start time, is released only by
+    deleting the file.
     """
     path = os.path.join(run_dir, LOCK)
-    warned = False
+    first = _owner(path)
+    if not isinstance(first, dict) or _gone(first):
+        return
+    warnings.warn(f"waiting for {run_dir}: {_who(first)} is writing it; giving up after {_duration(timeout)} "
+                  f"(if no process is writing it, delete {path})", RunWarning)
+    deadline = time.monotonic() + timeout
     while True:
+        time.sleep(max(min(poll, deadline - time.monotonic()), 0))
         owner = _owner(path)
-        if not isinstance(owner, dict) or _stale(owner):
+        if owner != first or _gone(owner):
             return
-        if owner["host"] != socket.gethostname() and not warned:
-            warnings.warn(f"waiting for {run_dir}, locked by pid {owner['pid']} on {owner['host']} (started "
-                          f"{owner['started']}); if that process is gone, delete {path}", RunWarning)
-            warned = True
-        time.sleep(poll)
+        if time.monotonic() >= deadline:
+            raise RunLocked(f"gave up waiting for {run_dir} after {_duration(timeout)}: {_who(owner)} still holds "
+                            f"its lock; if no process is writing it, delete {path} and try again", run_dir)
 
 
-def _stale(owner):
-    """Whether a lock's owner is known to be gone: a pid of this host that is not alive."""
-    return owner["host"] == socket.gethostname() and not _alive(owner["pid"])
+def _gone(owner):
+    """Why a lock's owner is known to be gone (a pid of this host that is not alive, or that now belongs to a
+    process started at another time than the recorded one); None when it may be writing."""
+    if owner["host"] != socket.gethostname():
+        return None
+    if not _alive(owner["pid"]):
+        return "is gone"
+    recorded, now = owner.get("process_start"), _process_start(owner["pid"])
+    if isinstance(recorded, int) and now is not None and now != recorded:
+        return f"is gone (pid {owner['pid']} now belongs to a process started at another time)"
+    return None
+
+
+def _who(owner):
+    """A lock's owner as messages name it."""
+    return f"pid {owner['pid']} on {owner['host']} (started {owner['started']})"
+
+
+def _duration(seconds):
+    """A wait's length for a message: seconds, minutes or hours."""
+    if seconds < 120:
+        return f"{seconds:.3g} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.3g} h"
 
 
 def _acquire(path, mine, run_dir):
@@ -98,15 +141,14 @@ def _acquire(path, mine, run_dir):
             owner = _owner(path)
             if owner == "gone":                     # released between our two looks: try again
                 continue
+            gone = owner is not None and _gone(owner)
             if owner is None:
                 warnings.warn(f"took over the unreadable lock file {path}", RunWarning)
-            elif not _stale(owner):
-                raise RunLocked(f"{run_dir} is being written by pid {owner['pid']} on {owner['host']} (started "
-                                f"{owner['started']}): wait for it to finish or stop that process, and if it is "
-                                f"gone, delete {path}", run_dir) from None
+            elif not gone:
+                raise RunLocked(f"{run_dir} is being written by {_who(owner)}: wait for it to finish or stop that "
+                                f"process, and if it is gone, delete {path}", run_dir) from None
             else:
-                warnings.warn(f"took over the stale lock of {run_dir}: pid {owner['pid']} on {owner['host']} "
-                              f"(started {owner['started']}) is gone", RunWarning)
+                warnings.warn(f"took over the stale lock of {run_dir}: {_who(owner)} {gone}", RunWarning)
             with contextlib.suppress(FileNotFoundError):
                 os.remove(path)
             continue
@@ -149,3 +191,14 @@ def _alive(pid):
     except PermissionError:                         # alive, owned by another user
         return True
     return True
+
+
+def _process_start(pid):
+    """When process `pid` of this host started, in clock ticks since boot (field 22 of /proc/PID/stat);
+    None where that cannot be read (no /proc, or no such process)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return int(stat[stat.rindex(b")") + 2:].split()[19])    # the fields after the name start at field 3
+    except (OSError, ValueError, IndexError):
+        return None

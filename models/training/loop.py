@@ -25,7 +25,9 @@ reports training accuracy. This loop does exactly that for any model the
   its own folder, as `train` would train each alone (models/ensemble.py);
 * one process writes a run folder at a time (lock.py); a folder that cannot be used
   as asked (not a run, a damaged file, fewer epochs than done) raises `RunError`,
-  one sentence that names the file and what to do.
+  one sentence that names the file and what to do; a run's folder is made only once
+  the run starts, so a refused start (such a folder among an ensemble's, data that
+  cannot be loaded) leaves no empty folder behind.
 """
 import contextlib
 import json
@@ -38,11 +40,13 @@ from dataclasses import asdict, dataclass, fields
 import numpy
 
 import minigrad as mg
+from minigrad.allocator import tune_allocator
 from minigrad.backend import device_of
 from models.files import TMP_PREFIX, append_jsonl, remove_temporaries, write_json, write_jsonl
 from .checkpoint import load_checkpoint, save_checkpoint
 from .lock import LOCK, RunError, run_lock
 from .provenance import commit
+from .settings import check_config
 
 CONFIG, CHECKPOINT, METRICS, SUMMARY = "config.json", "checkpoint.npz", "metrics.jsonl", "summary.json"
 
@@ -134,13 +138,42 @@ def train_ensemble(configs, run_dirs, resume=False, measurements=(), progress=No
     configs, run_dirs = list(configs), [os.fspath(d) for d in run_dirs]
     resumes = list(resume) if isinstance(resume, (list, tuple)) else [resume] * len(configs)
     _check_members(configs, run_dirs, resumes)
+    missing = [run_dir for run_dir in run_dirs if not os.path.isdir(run_dir)]
     for run_dir, again in zip(run_dirs, resumes):
-        if again and not os.path.isdir(run_dir):    # refused before the lock would create the folder
+        if again and run_dir in missing:            # refused before the lock would create the folder
             raise RunError(f"nothing to resume in {run_dir}: it has no {CHECKPOINT}")
     with contextlib.ExitStack() as locks:
-        for run_dir in run_dirs:
-            locks.enter_context(run_lock(run_dir))
-        return _train(configs, run_dirs, resumes, measurements, progress or Progress(), data, stop_at)
+        # A failed start leaves no empty folder behind: the folders that exist are locked and checked,
+        # and the data loaded, before the lock makes the others.
+        members = {}
+        for config, run_dir, again in zip(configs, run_dirs, resumes):
+            if run_dir not in missing:
+                locks.enter_context(run_lock(run_dir))
+                members[run_dir] = _Member(config, run_dir, again)
+        if data is None:
+            from models.data import load
+            data = load(**configs[0].data, dtype=numpy.dtype(configs[0].dtype))
+        _check_memory(configs, data)                # before any folder is made or a net allocated
+        for config, run_dir, again in zip(configs, run_dirs, resumes):
+            if run_dir in missing:
+                locks.enter_context(run_lock(run_dir))
+                members[run_dir] = _Member(config, run_dir, again)
+        return _train([members[run_dir] for run_dir in run_dirs], measurements, progress or Progress(), data,
+                      stop_at)
+
+
+def _check_memory(configs, data):
+    """RunError when the ensemble of `configs` on `data` would not fit in its device's memory (models/memory.py)."""
+    from models.memory import TooLarge, check_fits
+    config = configs[0]
+    inputs = data.train_x.shape[1] if data.train_x.ndim == 2 else tuple(data.train_x.shape[1:])
+    try:
+        check_fits(config.model, inputs, data.classes, min(config.batch_size, len(data.train_y)), config.dtype,
+                   config.device, adam=True, members=len(configs))
+    except TooLarge as e:
+        raise RunError(str(e)) from None
+    except (TypeError, ValueError):    # a config the estimate cannot read: building the net says what is wrong
+        pass
 
 
 def _check_members(configs, run_dirs, resumes):
@@ -205,13 +238,10 @@ class _Member:
         write_json(self.paths[SUMMARY], self.outcome)
 
 
-def _train(configs, run_dirs, resumes, measurements, progress, data, stop_at):
-    """train_ensemble() once it holds the locks."""
-    from models.data import load
-    members = [_Member(c, d, r) for c, d, r in zip(configs, run_dirs, resumes)]
-    config = configs[0]
-    if data is None:
-        data = load(**config.data, dtype=numpy.dtype(config.dtype))
+def _train(members, measurements, progress, data, stop_at):
+    """train_ensemble() once it holds the locks, has checked the folders and has the data."""
+    tune_allocator()            # the heap the benchmarks time with: freed step buffers stay in the process
+    config = members[0].config
     for member in members:
         member.begin(data)
     arrays = tuple(mg.to_device(a, mg.get_device(config.device))
@@ -272,14 +302,16 @@ def _train_together(members, data, arrays, measurements, progress, stop_at):
             return
         began = time.perf_counter()
         model.train()
-        orders = [list(batches(len(data.train_y), config.batch_size, numpy.random.default_rng([m.config.seed, 1, epoch])))
-                  for m in members]
+        # every member's order of the epoch, its minibatches end to end, sent to the device once: a step slices it
+        order = mg.to_device(numpy.stack([numpy.concatenate(
+            list(batches(len(data.train_y), config.batch_size, numpy.random.default_rng([m.config.seed, 1, epoch])))
+            or [numpy.empty(0, numpy.int64)]) for m in members]), model.device)
         total_loss, correct, seen = numpy.zeros(len(members)), 0, 0
         pending = None     # a step's losses, read once the next step is queued: the device never waits for the host
         for step in range(steps_per_epoch + 1):
             current = None
             if step < steps_per_epoch:
-                index = mg.to_device(numpy.stack([order[step] for order in orders]), model.device)
+                index = order[:, step * config.batch_size:(step + 1) * config.batch_size]
                 x, y = mg.Tensor(train_x[index]), train_y[index]
                 losses, logits = objective(model, x, y, penalty=config.penalty, return_logits=True)
                 optimizer.zero_grad()
@@ -300,7 +332,7 @@ def _train_together(members, data, arrays, measurements, progress, stop_at):
                     if not finite.any():
                         return
                     model, optimizer, members, kept = _without(model, optimizer, members, data, finite)
-                    orders, total_loss, correct = [orders[s] for s in kept], total_loss[kept], _take(correct, kept)
+                    order, total_loss, correct = _take(order, kept), total_loss[kept], _take(correct, kept)
                     current = current and (current[0], _take(current[1], kept), current[2])
                 progress.step(epoch, done, float(values[finite].mean()))
             pending = current
@@ -373,7 +405,9 @@ def read_config(run_dir):
             saved = json.load(f)
         if not isinstance(saved, dict):
             raise ValueError("not a JSON object")
-        return TrainConfig.from_dict(saved)
+        config = TrainConfig.from_dict(saved)
+        check_config(config)                # a field of the wrong type or range, named before anything is built
+        return config
     except (OSError, ValueError, TypeError) as e:
         raise RunError(f"{CONFIG} in {run_dir} is damaged ({e}): restore it, or start the run again "
                        "in a new folder") from e

@@ -14,6 +14,7 @@ from analysis.figures import FIGURES
 from analysis.reproduction import presets, runner
 from analysis.reproduction.archive import ArchiveError, pack, unpack
 from analysis.reproduction.reproduce import reproduce
+from analysis.reproduction.runner import Sweep
 from models.training import RunWarning
 
 TEST = presets.get("test")
@@ -24,7 +25,7 @@ FILES = ["config.json", "metrics.jsonl", "summary.json"]
 def swept(tmp_path_factory):
     """(root, archive): Fig 6 reproduced at the test preset, and its runs packed."""
     root = str(tmp_path_factory.mktemp("original"))
-    reproduce(FIGURES["fig6"], TEST, root)
+    reproduce(FIGURES["fig6"], TEST, Sweep(root))
     archive = str(tmp_path_factory.mktemp("archive") / "runs.tar.gz")
     assert pack(root, archive) == {"packed": 10, "skipped": 0}
     return root, archive
@@ -46,7 +47,7 @@ def _spec():
 
 def _partial(root):
     """A run of Fig 6 in `root` that stopped before its summary: a checkpoint to resume."""
-    runner.execute([_spec()], root)
+    runner.execute([_spec()], Sweep(root))
     os.remove(os.path.join(runner.run_dir(root, _spec()), "summary.json"))
     assert runner.state(root, _spec()) == "partial"
     return runner.run_dir(root, _spec())
@@ -60,7 +61,7 @@ def test_unpacked_runs_are_reused_to_the_same_numbers(swept, tmp_path):
     fresh = str(tmp_path / "fresh")
     assert unpack(archive, fresh) == {"added": 10, "kept": 0, "replaced": 0, "skipped": 0, "notes": []}
     listener = Count()
-    reproduce(FIGURES["fig6"], TEST, fresh, listener=listener)
+    reproduce(FIGURES["fig6"], TEST, Sweep(fresh, listener=listener))
     assert listener.done == listener.total == 10                  # no run trained again
     assert _numbers(fresh) == _numbers(root)
     again = unpack(archive, fresh)
@@ -196,7 +197,7 @@ def test_compact_archives_per_figure_draw_the_same_numbers(swept, tmp_path):
     full = runner.metrics(root, spec)
     thin = runner.metrics(fresh, spec)
     assert [r["epoch"] for r in thin] == [r["epoch"] for r in full] and len(thin[0]) < len(full[0])
-    reproduce(FIGURES["fig6"], TEST, fresh, stop_at=0)
+    reproduce(FIGURES["fig6"], TEST, Sweep(fresh, stop_at=0))
     assert _numbers(fresh) == _numbers(root)
 
 

@@ -3,6 +3,7 @@ run resumed from its checkpoint, an absent scheduler in one sentence, two reprod
 import json
 import os
 import pathlib
+import re
 import signal
 import socket
 import subprocess
@@ -127,8 +128,8 @@ def test_a_killed_workers_run_resumes_from_its_checkpoint(scheduler, tmp_path):
     results = {}
     with distributed.Client(scheduler, timeout=10) as client:
         pids = set(client.run(os.getpid).values())
-        sweep = threading.Thread(target=lambda: results.update(runner.execute(specs, root, client=client)),
-                                 daemon=True)
+        on_cluster = runner.Sweep(root, client=client)
+        sweep = threading.Thread(target=lambda: results.update(runner.execute(specs, on_cluster)), daemon=True)
         sweep.start()
         victim, pid, before = _mid_run(root, specs, pids)
         os.kill(pid, signal.SIGKILL)
@@ -139,7 +140,7 @@ def test_a_killed_workers_run_resumes_from_its_checkpoint(scheduler, tmp_path):
     rows = runner.metrics(root, victim)
     assert [row["epoch"] for row in rows] == list(range(victim.config.epochs + 1))       # no epoch twice
     assert rows[:len(before)] == before          # the epochs before the kill kept, times and all: resumed
-    runner.execute([victim], str(tmp_path / "whole"))
+    runner.execute([victim], runner.Sweep(str(tmp_path / "whole")))
     assert _strip(rows) == _strip(runner.metrics(str(tmp_path / "whole"), victim))
 
 
@@ -150,6 +151,46 @@ def test_a_scheduler_that_does_not_answer_is_one_sentence(tmp_path):
     assert time.monotonic() - began < 20
     assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr, result.stdout + result.stderr
     assert "Error: no Dask scheduler answers at tcp://127.0.0.1:" in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.fixture
+def silent_listener():
+    """tcp://127.0.0.1:PORT of a socket that accepts connections and never writes (it hangs up after 10 s, or at
+    the test's end): what a wrong port that some other server owns looks like to a Dask client."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.1)
+    address, done, hang_up = f"tcp://127.0.0.1:{server.getsockname()[1]}", threading.Event(), time.monotonic() + 10
+
+    def serve():
+        held = []
+        while not done.is_set() and time.monotonic() < hang_up:
+            try:
+                held.append(server.accept()[0])
+            except TimeoutError:
+                pass
+        for connection in held:
+            connection.close()
+        server.close()
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield address
+    done.set()
+    thread.join()
+
+
+def test_a_listener_that_never_speaks_dask_is_one_sentence_in_seconds(silent_listener, tmp_path, monkeypatch):
+    """The connect timeout bounds the handshake too, and the sentence says how long it really waited."""
+    pytest.importorskip("distributed")
+    from analysis.reproduction import cluster
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", 1)
+    began = time.monotonic()
+    result = CliRunner().invoke(main, [*FIG6, str(tmp_path), "--scheduler", silent_listener])
+    elapsed = time.monotonic() - began
+    assert elapsed < 5 and result.exit_code == 1 and "Traceback" not in result.output, result.output
+    said = re.search(rf"Error: no Dask scheduler answers at {re.escape(silent_listener)} \(gave up after ([\d.]+) s\)",
+                     result.output)
+    assert said and 1 <= float(said.group(1)) <= elapsed, result.output
     assert not (tmp_path / "runs").exists()
 
 
@@ -210,6 +251,20 @@ def test_cluster_options_are_checked(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, [*FIG6, str(tmp_path), "--cluster", "local:2"])
     assert result.exit_code == 1 and 'pip install -e ".[cluster]"' in result.output, result.output
     assert "Traceback" not in result.output and not (tmp_path / "runs").exists()
+
+
+def test_an_embedded_cluster_for_cuda_0_has_gpu_workers(monkeypatch):
+    """--device cuda:0 gets one worker per GPU, as --device cuda does, and cpu gets CPU workers: the decision reads
+    the device's kind, not its spelling (shown without a GPU or Dask: the clusters are stand-ins)."""
+    from analysis.reproduction import cluster
+    monkeypatch.setitem(sys.modules, "dask_cuda", None)              # the fallback: one worker per listed GPU
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,7")
+    monkeypatch.setattr(cluster, "gpu_cluster", lambda distributed, workers, gpus: ("gpus", workers, gpus))
+
+    class Distributed:
+        LocalCluster = staticmethod(lambda **options: ("cpus", options["n_workers"]))
+    assert [cluster._local_cluster(Distributed, 2, device) for device in ("cuda:0", "cuda", "cpu")] == \
+        [("gpus", 2, ["4", "7"]), ("gpus", 2, ["4", "7"]), ("cpus", 2)]
 
 
 def test_without_dask_cuda_each_gpu_worker_sees_its_own_gpu():

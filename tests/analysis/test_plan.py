@@ -10,6 +10,7 @@ from analysis.figures.plan import PLAN, stages
 from analysis.reproduction import presets, runner
 from analysis.reproduction.claims import HELD, NOT_HELD, WITHIN, decided, power
 from analysis.reproduction.reproduce import reproduce
+from analysis.reproduction.runner import Sweep
 
 TEST = presets.get("test")
 
@@ -26,7 +27,8 @@ def test_the_plan_names_known_figures_and_curves_with_fixed_counts():
 
 
 def test_a_stage_trains_only_its_seeds_and_curves(tmp_path):
-    summary = reproduce(FIGURES["fig5"], TEST, tmp_path, curves=("Plain (CIFAR-10)", "Residual (CIFAR-10)"), seeds=1)
+    summary = reproduce(FIGURES["fig5"], TEST, Sweep(tmp_path), curves=("Plain (CIFAR-10)", "Residual (CIFAR-10)"),
+                        seeds=1)
     groups = FIGURES["fig5"].groups(TEST)
     done = {s.name for runs in groups.values() for s in runs if runner.state(tmp_path, s) == "finished"}
     assert done == {groups["Plain (CIFAR-10)"][0].name, groups["Residual (CIFAR-10)"][0].name}
@@ -38,7 +40,7 @@ def test_a_stage_trains_only_its_seeds_and_curves(tmp_path):
 def test_a_done_run_that_is_not_what_its_name_says_is_not_used(tmp_path):
     spec = FIGURES["fig3"].groups(TEST)["Plain"][0]
     other = FIGURES["fig3"].groups(TEST)["Residual"][0]
-    reproduce(FIGURES["fig3"], TEST, tmp_path, curves=("Plain", "Residual"), seeds=1)
+    reproduce(FIGURES["fig3"], TEST, Sweep(tmp_path), curves=("Plain", "Residual"), seeds=1)
     assert runner.verify(tmp_path, spec) is None
     folder, intruder = runner.run_dir(tmp_path, spec), runner.run_dir(tmp_path, other)
     for name in ("config.json", "metrics.jsonl", "summary.json"):          # another run's files copied in
@@ -46,9 +48,9 @@ def test_a_done_run_that_is_not_what_its_name_says_is_not_used(tmp_path):
     before = open(f"{folder}/config.json").read()
     message = runner.verify(tmp_path, spec)
     assert spec.name in message and "skip" in message and "mv " in message
-    states = runner.execute([spec], tmp_path)
+    states = runner.execute([spec], Sweep(tmp_path))
     assert states[spec.name] == (runner.MISMATCH, message) and open(f"{folder}/config.json").read() == before
-    summary = reproduce(FIGURES["fig3"], TEST, tmp_path, stop_at=0)
+    summary = reproduce(FIGURES["fig3"], TEST, Sweep(tmp_path, stop_at=0))
     assert summary["runs_per_group"]["Plain"] == 0 and spec.name in summary["not_finished"]
     with open(f"{intruder}/metrics.jsonl") as f:                           # an epoch twice, or missing
         rows = f.read().splitlines()
@@ -66,7 +68,7 @@ def test_a_done_run_that_is_not_what_its_name_says_is_not_used(tmp_path):
 def test_a_run_resumed_in_place_with_more_epochs_is_not_used(tmp_path):
     from cli import main
     spec = FIGURES["fig3"].groups(TEST)["Plain"][0]
-    reproduce(FIGURES["fig3"], TEST, tmp_path, curves=("Plain",), seeds=1)
+    reproduce(FIGURES["fig3"], TEST, Sweep(tmp_path), curves=("Plain",), seeds=1)
     folder = runner.run_dir(tmp_path, spec)
     result = CliRunner().invoke(main, ["train", "--out", folder, "--resume", "--epochs", "4"])
     assert result.exit_code == 0, result.output
@@ -75,7 +77,7 @@ def test_a_run_resumed_in_place_with_more_epochs_is_not_used(tmp_path):
 
 def test_each_run_records_the_code_and_machine_of_each_stretch(tmp_path):
     spec = FIGURES["fig3"].groups(TEST)["Plain"][0]
-    reproduce(FIGURES["fig3"], TEST, tmp_path, curves=("Plain",), seeds=1)
+    reproduce(FIGURES["fig3"], TEST, Sweep(tmp_path), curves=("Plain",), seeds=1)
     with open(f"{runner.run_dir(tmp_path, spec)}/summary.json") as f:
         stretches = json.load(f)["stretches"]
     assert [s["from_epoch"] for s in stretches] == [0] and "machine" in stretches[0] and "commit" in stretches[0]

@@ -11,6 +11,7 @@ from analysis.reproduction import aggregate, presets, runner
 from analysis.reproduction.claims import HELD, NO_DATA, NOT_HELD, WITHIN, Order, Range, Similar
 from analysis.figures import FIGURES
 from analysis.reproduction.reproduce import reproduce
+from analysis.reproduction.runner import Sweep
 
 TEST = presets.get("test")
 
@@ -166,11 +167,44 @@ def test_quick_preset_matches_the_declared_protocol():
     assert fidelity["scaled skips / fig5 Plain"][0].name == fidelity["stated / fig5 Plain"][0].name
 
 
+def test_incomplete_figures_are_told_without_the_cli():
+    """reproduce's closing sentence: a figure with runs not done or claims without data, judged by its last stage."""
+    from analysis.reproduction.reproduce import Incomplete
+    claims = [{"verdict": HELD}, {"verdict": NO_DATA}, {"verdict": HELD, "by_construction": True}]
+    incomplete = Incomplete()
+    assert incomplete.record("fig3", {"claims": claims[:1], "not_finished": {}}) == (1, 1)
+    assert incomplete.sentence(1) is None
+    assert incomplete.record("fig5", {"claims": claims, "not_finished": {
+        "a": ("failed", "no data"), "b": ("diverged", "nan"), "c": ("new", runner.LATER)}}) == (1, 2)
+    assert incomplete.record("fig6", {"claims": claims, "not_finished": {}}) == (1, 2)
+    assert incomplete.record("fig7", {"claims": [], "not_finished": {"a": ("partial", runner.STOPPED)}}) == (0, 0)
+    assert incomplete.sentence(4) == (
+        "3 of 4 figures are incomplete (fig5: 1 runs not done, fig6: 1 claims without data, fig7: 1 runs not done "
+        "(stopped at the time limit: the same command continues them)); everything else is written, and each "
+        "report.md says why")
+    incomplete.record("fig5", {"claims": claims[:1], "not_finished": {}})        # its last stage completes it
+    assert "fig5" not in incomplete.sentence(4) and incomplete.sentence(4).startswith("2 of 4 figures")
+
+
+def test_a_sweep_is_one_object_and_its_workers_get_it_without_listener_or_client(tmp_path):
+    import dataclasses
+    import pickle
+    from analysis.reproduction.reproduce import sweep_runs
+    sweep = Sweep(str(tmp_path), workers=2, data_root="data", device="cpu", listener=runner.Listener(),
+                  client=object(), ensemble=4, stop_at=5.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        sweep.root = "elsewhere"
+    detached = pickle.loads(pickle.dumps(sweep.detached(root="/abs")))
+    assert detached == Sweep("/abs", workers=2, data_root="data", device="cpu", ensemble=4, stop_at=5.0)
+    figures = [FIGURES["fig3"], FIGURES["fig3"], FIGURES["fig2"]]      # shared runs count once; a toy has none
+    assert sweep_runs(figures, TEST, str(tmp_path)) == (sum(map(len, FIGURES["fig3"].groups(TEST).values())), 0)
+
+
 # ----------------------------------------------------------------------------- end to end
 
 def test_fig6_end_to_end_then_reused(tmp_path):
     root = str(tmp_path)
-    summary = reproduce(FIGURES["fig6"], TEST, root)
+    summary = reproduce(FIGURES["fig6"], TEST, Sweep(root))
     out = tmp_path / "fig6"
     for name in ("figure.png", "numbers.json", "claims.csv", "report.md"):
         assert (out / name).stat().st_size > 0
@@ -197,7 +231,7 @@ def test_fig6_end_to_end_then_reused(tmp_path):
         def begin(self, total, done):
             self.total, self.done = total, done
     listener = Count()
-    again = reproduce(FIGURES["fig6"], TEST, root, listener=listener)
+    again = reproduce(FIGURES["fig6"], TEST, Sweep(root, listener=listener))
     assert listener.done == listener.total == 10
     assert [c["measured"] for c in again["claims"]] == [c["measured"] for c in summary["claims"]]
 
@@ -205,13 +239,13 @@ def test_fig6_end_to_end_then_reused(tmp_path):
 def test_an_interrupted_run_resumes_to_the_same_numbers(tmp_path):
     spec = FIGURES["fig3"].groups(TEST)["Residual"][0]
     whole = str(tmp_path / "whole")
-    runner.execute([spec], whole)
+    runner.execute([spec], Sweep(whole))
     broken = str(tmp_path / "broken")
-    runner.execute([spec], broken)
+    runner.execute([spec], Sweep(broken))
     folder = runner.run_dir(broken, spec)
     os.remove(os.path.join(folder, "summary.json"))          # as if stopped after the checkpoint of its last epoch
     assert runner.state(broken, spec) == "partial"
-    assert runner.execute([spec], broken)[spec.name] == ("finished", "")
+    assert runner.execute([spec], Sweep(broken))[spec.name] == ("finished", "")
     strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]   # noqa: E731
     assert strip(runner.metrics(broken, spec)) == strip(runner.metrics(whole, spec))
 
@@ -219,15 +253,15 @@ def test_an_interrupted_run_resumes_to_the_same_numbers(tmp_path):
 def test_workers_give_the_same_runs(tmp_path):
     specs = FIGURES["figS6"].groups(TEST)["Plain"]
     one, two = str(tmp_path / "one"), str(tmp_path / "two")
-    runner.execute(specs, one)
-    assert set(runner.execute(specs, two, workers=2).values()) == {("finished", "")}
+    runner.execute(specs, Sweep(one))
+    assert set(runner.execute(specs, Sweep(two, workers=2)).values()) == {("finished", "")}
     strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]   # noqa: E731
     for spec in specs:
         assert strip(runner.metrics(one, spec)) == strip(runner.metrics(two, spec))
 
 
 def test_missing_data_set_is_reported_not_raised(tmp_path):
-    summary = reproduce(FIGURES["figS7-svhn"], TEST, str(tmp_path))
+    summary = reproduce(FIGURES["figS7-svhn"], TEST, Sweep(str(tmp_path)))
     assert {c["verdict"] for c in summary["claims"]} == {NO_DATA}
     assert all(state == "failed" and "train_32x32.mat" in message and "the tests have no network" in message
                for state, message in summary["not_finished"].values())
@@ -235,7 +269,7 @@ def test_missing_data_set_is_reported_not_raised(tmp_path):
 
 
 def test_toy_figure_end_to_end(tmp_path):
-    summary = reproduce(FIGURES["figS5"], TEST, str(tmp_path))
+    summary = reproduce(FIGURES["figS5"], TEST, Sweep(str(tmp_path)))
     assert summary["claims"] and (tmp_path / "figS5" / "report.md").exists()
     assert summary["figures"] and all((tmp_path / "figS5" / name).exists() for name in summary["figures"])
 
@@ -396,6 +430,15 @@ def test_runs_differing_only_in_seed_are_grouped_into_ensembles():
             (("off", "cuda"), (7, "cpu"), ("auto", "cpu"), ("auto", "cuda"))] == [1, 7, 10, 50]
 
 
+def test_auto_ensembles_on_cuda_0_are_the_gpus_size(monkeypatch):
+    """--device cuda:0 is the GPU: its sweep gets the GPU's ensemble size, decided without CuPy or a GPU here."""
+    from minigrad import backend
+    monkeypatch.setitem(sys.modules, "cupy", None)                   # resolving a CUDA device would fail
+    monkeypatch.delitem(backend._devices, "cuda", raising=False)
+    assert [runner.ensemble_size("auto", device) for device in ("cuda:0", "cuda:1", "cuda", "cpu", "strict")] == \
+        [50, 50, 50, 10, 10]
+
+
 def test_ensembles_give_the_same_numbers_as_single_runs(tmp_path):
     """A figure trained as seed ensembles writes the same run folders and numbers.json, timings aside."""
     def numbers(folder):
@@ -404,8 +447,8 @@ def test_ensembles_give_the_same_numbers_as_single_runs(tmp_path):
         data["provenance"].pop("training_seconds")
         assert not any("seconds" in curve for curve in data["curves"].values())    # timings are not curves
         return data
-    reproduce(FIGURES["fig3"], TEST, str(tmp_path / "off"), ensemble=1)
-    reproduce(FIGURES["fig3"], TEST, str(tmp_path / "on"), ensemble=8)
+    reproduce(FIGURES["fig3"], TEST, Sweep(str(tmp_path / "off"), ensemble=1))
+    reproduce(FIGURES["fig3"], TEST, Sweep(str(tmp_path / "on"), ensemble=8))
     assert numbers("off") == numbers("on")
     strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]   # noqa: E731
     for spec in (s for runs in FIGURES["fig3"].groups(TEST).values() for s in runs):
@@ -417,8 +460,8 @@ def test_a_sweep_stopped_at_its_time_limit_reports_a_partial_figure_and_continue
     from cli import main
     root = str(tmp_path)
     groups = FIGURES["fig3"].groups(TEST)
-    runner.execute(groups["Plain"], root)                    # done before the limit
-    summary = reproduce(FIGURES["fig3"], TEST, root, stop_at=time.time() - 1)
+    runner.execute(groups["Plain"], Sweep(root))                    # done before the limit
+    summary = reproduce(FIGURES["fig3"], TEST, Sweep(root, stop_at=time.time() - 1))
     assert {name: message for name, (_, message) in summary["not_finished"].items()} == {
         s.name: runner.STOPPED for label in ("Residual", "Hyperres") for s in groups[label]}
     assert summary["runs_per_group"] == {"Plain": 2, "Residual": 0, "Hyperres": 0}
@@ -430,7 +473,7 @@ def test_a_sweep_stopped_at_its_time_limit_reports_a_partial_figure_and_continue
     assert f"- 4 runs, new: {runner.STOPPED}" in report                  # runs stopped alike are counted, not listed
     result = CliRunner().invoke(main, ["reproduce", "fig3", "--preset", "test", "--out", root, "--stop-after", "0"])
     assert result.exit_code == 1 and "stopped at the time limit: the same command continues them" in result.output
-    whole = reproduce(FIGURES["fig3"], TEST, root)          # the same command without a limit finishes the figure
+    whole = reproduce(FIGURES["fig3"], TEST, Sweep(root))    # the same command without a limit finishes the figure
     assert not whole["not_finished"] and not whole["provenance"]["partial"]
     assert set(whole["provenance"]["training_seconds"]) == {__import__("minigrad").describe("cpu")}
     assert "All runs done. Seeds per curve: Plain 2 of 2 (0–1)" in (tmp_path / "fig3" / "report.md").read_text()

@@ -161,3 +161,71 @@ def test_float32_stays_float32_through_gradients(device):
     loss = (mg.tanh(x * 0.5 + 1.0) / 3.0).mean()
     (g,) = mg.grad(loss, [x])
     assert loss.dtype == numpy.float32 and g.dtype == numpy.float32
+
+
+# ----------------------------------------------------------------------------- sums of cotangents in place
+
+def _vector(values, device):
+    return mg.to_device(numpy.array(values), device)
+
+
+def test_a_sum_never_goes_into_a_cotangent_another_input_holds(device):
+    """x + z and x + w hand each of their cotangents to two inputs: x's sum of the two must go into a new array,
+    or z's and w's gradients change (a shared subexpression). Both orders of the two terms."""
+    x, z, w = (mg.tensor(numpy.array(v), device=device, requires_grad=True)
+               for v in ([1.0, 2.0], [3.0, -1.0], [0.5, 4.0]))
+    c, d = _vector([2.0, 5.0], device), _vector([-3.0, 7.0], device)
+    for flip in (False, True):
+        a, b = ((x + z) * c).sum(), ((x + w) * d).sum()
+        gx, gz, gw = mg.grad(b + a if flip else a + b, [x, z, w])
+        numpy.testing.assert_array_equal(gz.numpy(), [2.0, 5.0])
+        numpy.testing.assert_array_equal(gw.numpy(), [-3.0, 7.0])
+        numpy.testing.assert_array_equal(gx.numpy(), [-1.0, 12.0])
+
+
+def test_a_tensor_used_twice_keeps_the_gradient_of_its_sum(device):
+    """s = x + x hands s's cotangent to x twice; s's own gradient (asked for) must stay what it was."""
+    x = mg.tensor(numpy.array([1.0, -2.0]), device=device, requires_grad=True)
+    s = x + x
+    gs, gx = mg.grad((s * _vector([3.0, 4.0], device)).sum(), [s, x])
+    numpy.testing.assert_array_equal(gs.numpy(), [3.0, 4.0])
+    numpy.testing.assert_array_equal(gx.numpy(), [6.0, 8.0])
+
+
+def test_grad_outputs_and_views_of_a_cotangent_are_never_written(device):
+    """The seed is the caller's array, and concatenate's rule hands out views of one cotangent: neither is
+    a place to sum into."""
+    x = mg.tensor(numpy.array([1.0, 2.0]), device=device, requires_grad=True)
+    seed = _vector([1.0, -1.0], device)
+    (gx,) = mg.grad(x + x, [x], grad_outputs=seed)
+    numpy.testing.assert_array_equal(mg.to_host(seed), [1.0, -1.0])
+    numpy.testing.assert_array_equal(gx.numpy(), [2.0, -2.0])
+    both = mg.concatenate([x, x])
+    gboth, gx = mg.grad((both * _vector([1.0, 2.0, 3.0, 4.0], device)).sum(), [both, x])
+    numpy.testing.assert_array_equal(gboth.numpy(), [1.0, 2.0, 3.0, 4.0])
+    numpy.testing.assert_array_equal(gx.numpy(), [4.0, 6.0])
+
+
+def test_fan_out_of_a_residual_chain_is_summed_in_place_with_the_same_bits(device, monkeypatch):
+    """Each skip's two cotangents meet at its input: the product's is new, so the sum goes into it, and the
+    reverse pass adds no array at all. The gradients are those of the out-of-place sums (create_graph=True
+    records every sum as an op), bit for bit, in float64 and float32."""
+    from minigrad.ops import elementwise
+    rng = numpy.random.default_rng(0)
+    for dtype in (numpy.float64, numpy.float32):
+        x = mg.tensor(rng.standard_normal((6, 5)).astype(dtype), device=device, requires_grad=True)
+        ws = [mg.tensor(rng.standard_normal((5, 5)).astype(dtype), device=device, requires_grad=True)
+              for _ in range(4)]
+        h = x
+        for w in ws:
+            h = mg.relu(h @ w) + h
+        loss = (h * h).sum()
+        expected = mg.grad(loss, [x] + ws, create_graph=True)
+        sums = []
+        monkeypatch.setattr(elementwise.Add, "forward", lambda self, a, b: sums.append(1) or a + b)
+        got = mg.grad(loss, [x] + ws)
+        monkeypatch.undo()
+        assert not sums
+        for g, e in zip(got, expected):
+            assert g.dtype == dtype
+            numpy.testing.assert_array_equal(g.numpy(), e.numpy())

@@ -1,11 +1,13 @@
 """Devices: dispatch, explicit transfers, clear errors, and the strict stand-in that catches host leaks."""
 import pathlib
 import re
+import sys
 
 import numpy
 import pytest
 
 import minigrad as mg
+from minigrad import backend
 from minigrad.testing.strict import StrictArray, strict
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -30,6 +32,25 @@ def test_cuda_without_cupy_or_gpu_is_one_clear_sentence():
         assert "\n" not in message and message.startswith("CUDA was requested but")
     else:
         pytest.skip("a CUDA device is available here")
+
+
+def test_cuda_without_cupy_names_the_checkouts_install_command(monkeypatch):
+    """The package is not on any index: the hint is the checkout's editable install with the cuda extra."""
+    monkeypatch.setitem(sys.modules, "cupy", None)                   # `import cupy` raises ImportError
+    monkeypatch.delitem(backend._devices, "cuda", raising=False)      # on a GPU machine: as if never asked for
+    with pytest.raises(mg.DeviceError) as raised:
+        mg.get_device("cuda:0")
+    assert 'python -m pip install -e ".[cuda]"' in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_a_devices_kind_comes_from_its_spelling_without_creating_it(monkeypatch):
+    """cuda:0 is a cuda device: code that picks settings by device asks its kind, which needs no CuPy or GPU."""
+    monkeypatch.setitem(sys.modules, "cupy", None)
+    monkeypatch.delitem(backend._devices, "cuda", raising=False)
+    assert [mg.device_kind(d) for d in ("cpu", "cuda", "cuda:0", "cuda:1", "strict")] == \
+        ["cpu", "cuda", "cuda", "cuda", "strict"]
+    assert [mg.get_device(d).kind for d in ("cpu", "strict")] == ["cpu", "strict"]
+    assert mg.device_kind(mg.get_device("strict")) == "strict"
 
 
 def test_each_device_describes_its_hardware(device):

@@ -463,6 +463,36 @@ def test_softmax_cross_entropy_gradient_is_softmax_minus_onehot(device):
     np.testing.assert_allclose(g, (softmax_ref(z_host, 1) - np.eye(3)[labels]) / 5, rtol=1e-12, atol=1e-15)
 
 
+def test_relu_computes_its_mask_once_for_both_rules(device):
+    """In a forward-over-reverse pass ReLU's jvp and vjp both need [x > 0]: one array, made once."""
+    x = mg.tensor(np.array([[-1.0, 2.0, 0.0, 3.0]]), device=device, requires_grad=True)
+    x.tangent = mg.to_device(np.ones((1, 4)), device)
+    y = mg.relu(x)
+    fn, mask = y.creator, y.creator.mask()
+    np.testing.assert_array_equal(mg.to_host(y.tangent), [[0.0, 1.0, 0.0, 1.0]])
+    (gx,) = fn.vjp(mg.Tensor(mg.to_device(np.full((1, 4), 2.0), device)))
+    assert fn.mask() is mask
+    np.testing.assert_array_equal(gx.numpy(), [[0.0, 2.0, 0.0, 2.0]])
+    np.testing.assert_array_equal(y.numpy(), [[0.0, 2.0, 0.0, 3.0]])
+
+
+def test_plus_into_adds_into_the_new_array_with_plus_bits(device):
+    """Linear's and matmul's jvp add the other terms into their product: the numbers of plus, out of place
+    only where a term would change the result's dtype or shape; a lone term comes back untouched."""
+    from minigrad.tensor import plus, plus_into
+    rng = np.random.default_rng(5)
+    made, b, c = (mg.to_device(rng.standard_normal(s).astype(np.float32), device) for s in ((3, 4), (3, 4), (4,)))
+    expected = mg.to_host(plus(made, b, None, c))
+    total = plus_into(made, b, None, c)
+    assert mg.to_host(total).tobytes() == expected.tobytes()
+    assert mg.to_host(made).tobytes() == expected.tobytes()          # the sum went into the product's array
+    wide = mg.to_device(rng.standard_normal((2, 3, 4)).astype(np.float32), device)
+    assert plus_into(mg.to_device(np.ones((3, 4), np.float32), device), wide).shape == (2, 3, 4)
+    assert plus_into(mg.to_device(np.ones(2, np.float32), device), mg.to_device(np.ones(2), device)).dtype == np.float64
+    lone = mg.to_device(np.ones(3), device)
+    assert plus_into(None, lone) is lone and mg.to_host(lone).tolist() == [1.0, 1.0, 1.0]
+
+
 # --- errors a user gets instead of a wrong answer ------------------------------------------------
 
 def test_bad_arguments_raise_clear_errors():

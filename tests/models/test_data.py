@@ -415,6 +415,44 @@ def test_pickles_cannot_run_code(tmp_path):
     assert "refusing to unpickle builtins.print" in _broken(tmp_path, payload)
 
 
+def test_a_pickle_that_declares_a_terabyte_is_a_damaged_file(tmp_path):
+    """A few hundred bytes can ask for 10^12 bytes: refused by size before anything is allocated, and a
+    MemoryError the unpickler raises itself (a bytes opcode's declared length) is a damaged file too."""
+    reconstruct = numpy.zeros(0).__reduce__()[0]               # NumPy's own _reconstruct, as its pickles name it
+
+    class Huge:
+        def __init__(self, *args):
+            self.args = args
+
+        def __reduce__(self):
+            return self.args
+    test = ("cifar-10-batches-py/test_batch", _pickle({"data": numpy.zeros((1, 3072), numpy.uint8), "labels": [0]},
+                                                      "py3"))
+    cases = [(Huge(reconstruct, (numpy.ndarray, (10 ** 12,), b"b")), "declares an array of 1,000,000,000,000 bytes"),
+             (Huge(numpy.ndarray, ((10 ** 6, 10 ** 6), "u1")), "declares an array of 1,000,000,000,000 bytes"),
+             (Huge(bytearray, (10 ** 12,)), "declares a buffer of 1,000,000,000,000 bytes")]
+    for huge, reason in cases:
+        payload = _tar_bytes(tmp_path, [("cifar-10-batches-py/data_batch_1",
+                                         pickle.dumps({"data": huge, "labels": [0]}, protocol=2)), test])
+        assert len(payload) < 1000
+        message = _broken(tmp_path, payload)
+        assert "is not a readable CIFAR-10 tarball" in message and reason in message, message
+    opcode = b"\x80\x04\x8e" + struct.pack("<Q", 10 ** 12) + b"."     # BINBYTES8 of 10^12 bytes, then nothing
+    message = _broken(tmp_path, _tar_bytes(tmp_path, [("cifar-10-batches-py/data_batch_1", opcode), test]))
+    assert "is not a readable CIFAR-10 tarball (it asks for more memory than this machine has" in message
+
+
+def test_labels_that_are_not_integers_are_refused(tmp_path):
+    """A label 0.5 was cast to class 0; a label must be an integer in range, not a number that rounds to one."""
+    good = _pickle({"data": numpy.zeros((2, 3072), numpy.uint8), "labels": [0, 1]}, "py3")
+    for labels in ([0.5, 1], [0.0, 1.0], ["0", "1"]):
+        bad = _pickle({"data": numpy.zeros((2, 3072), numpy.uint8), "labels": labels}, "py3")
+        payload = _tar_bytes(tmp_path, [("cifar-10-batches-py/data_batch_1", bad), ("cifar-10-batches-py/test_batch", good)])
+        message = _broken(tmp_path, payload)
+        assert "does not hold CIFAR-10 in the official layout" in message
+        assert "labels must be a list of integers in [0, 10)" in message
+
+
 # ----------------------------------------------------------------------------- options and helpers
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -420,10 +420,11 @@ def test_fig_s7_runs_at_the_test_preset(tmp_path, name, write):
     from analysis.figures import FIGURES
     from analysis.reproduction import presets
     from analysis.reproduction.reproduce import reproduce
+    from analysis.reproduction.runner import Sweep
     kwargs = {"n_train": 64, "n_test": 40} if name == "svhn" else {"n_train": 50, "n_test": 40}
     write(tmp_path / "data", **kwargs)
-    summary = reproduce(FIGURES[f"figS7-{name}"], presets.get("test"), str(tmp_path / "out"),
-                        data_root=str(tmp_path / "data"))
+    summary = reproduce(FIGURES[f"figS7-{name}"], presets.get("test"),
+                        Sweep(str(tmp_path / "out"), data_root=str(tmp_path / "data")))
     assert summary["not_finished"] == {}, summary["not_finished"]
     assert sum(summary["runs_per_group"].values()) == 4 and summary["runs_per_group"]["Best"] == 2
     assert all(c["verdict"] != "no data" for c in summary["claims"])

@@ -10,9 +10,10 @@ import numpy
 import pytest
 
 from models.training import (Diverged, Measurement, Progress, RunError, RunLocked, RunWarning, TrainConfig, load_run,
-                             read_config, train)
+                             read_config, train, train_ensemble, wait_unlocked)
 from models.files import read_jsonl
 from models.training.checkpoint import load_checkpoint
+from models.training.lock import _process_start
 
 SMALL_DATA = {"name": "synthetic", "synthetic_size": [300, 100], "synthetic_classes": 5, "mirror": True}
 
@@ -157,10 +158,13 @@ def dead_pid():
     return child.pid
 
 
-def write_lock(run_dir, pid, host=None):
+def write_lock(run_dir, pid, host=None, process_start=None):
     os.makedirs(run_dir, exist_ok=True)
+    owner = {"host": host or socket.gethostname(), "pid": pid, "started": "2024-01-01T00:00:00+00:00"}
+    if process_start is not None:
+        owner["process_start"] = process_start
     with open(os.path.join(run_dir, ".lock"), "w") as f:
-        json.dump({"host": host or socket.gethostname(), "pid": pid, "started": "2024-01-01T00:00:00+00:00"}, f)
+        json.dump(owner, f)
 
 
 def snapshot(run_dir):
@@ -197,6 +201,39 @@ def test_a_dead_owners_lock_is_taken_over_with_a_warning(tmp_path):
     with pytest.warns(RunWarning, match="took over the unreadable lock file"):
         train(config(epochs=1), str(tmp_path / "c"))
     assert not os.path.exists(tmp_path / "c" / ".lock")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/1/stat"), reason="needs /proc to read a process's start time")
+def test_a_lock_whose_pid_now_belongs_to_another_process_is_taken_over(tmp_path):
+    """pid 1 is alive in every container: a lock it wrote in an earlier one records another start time."""
+    write_lock(tmp_path / "a", 1, process_start=_process_start(1) + 12345)
+    wait_unlocked(str(tmp_path / "a"), poll=0.01, timeout=5)            # stale: no wait
+    with pytest.warns(RunWarning, match=r"took over the stale lock .*pid 1 .* is gone \(pid 1 now belongs to"):
+        train(config(epochs=1), str(tmp_path / "a"))
+    assert not os.path.exists(tmp_path / "a" / ".lock")
+    spy = LockSeen(tmp_path / "b")
+    train(config(epochs=1), str(tmp_path / "b"), progress=spy)
+    assert spy.seen[0]["process_start"] == _process_start(os.getpid())  # a run records its own
+
+
+def test_waiting_for_a_live_lock_is_said_once_and_bounded(tmp_path):
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        write_lock(tmp_path / "a", owner.pid, process_start=_process_start(owner.pid))
+        with pytest.raises(RunLocked, match="being written by"):
+            train(config(epochs=1), str(tmp_path / "a"))
+        with pytest.warns(RunWarning) as said, pytest.raises(
+                RunLocked, match=rf"^gave up waiting for \S+ after 0.3 s: pid {owner.pid} .* still holds its lock; "
+                                 r"if no process is writing it, delete \S+\.lock and try again$"):
+            wait_unlocked(str(tmp_path / "a"), poll=0.01, timeout=0.3)
+        assert [str(w.message) for w in said] == [
+            f"waiting for {tmp_path / 'a'}: pid {owner.pid} on {socket.gethostname()} (started 2024-01-01T00:00:00"
+            f"+00:00) is writing it; giving up after 0.3 s (if no process is writing it, delete "
+            f"{tmp_path / 'a' / '.lock'})"]
+    finally:
+        owner.kill()
+        owner.wait()
+    wait_unlocked(str(tmp_path / "a"), poll=0.01, timeout=5)            # its owner is gone: no wait
 
 
 class LockSeen(Progress):
@@ -280,6 +317,18 @@ def test_a_folder_that_holds_no_run_is_refused(tmp_path):
     train(config(), str(tmp_path / "early"))                            # what it left is a run to start again
     train(config(), str(tmp_path / "whole"))
     assert metrics(tmp_path / "early") == metrics(tmp_path / "whole")
+
+
+def test_a_refused_start_makes_no_folder(tmp_path):
+    """The folders that exist are checked, and the data loaded, before the lock makes the others."""
+    from models.data import DataError
+    train(config(epochs=1), str(tmp_path / "s3"))
+    seeds = [config(seed=s) for s in (3, 4, 5)]
+    with pytest.raises(RunError, match="s3 already holds a run"):
+        train_ensemble(seeds, [tmp_path / f"s{s}" for s in (3, 4, 5)])
+    with pytest.raises(DataError):
+        train(config(data={"name": "cifar10", "download": False}), str(tmp_path / "no-data"))
+    assert os.listdir(tmp_path) == ["s3"]
 
 
 def test_resume_removes_temporary_files_left_by_a_killed_write(tmp_path):

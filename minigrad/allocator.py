@@ -1,13 +1,17 @@
-"""Benchmark setup: keep freed buffers in the process heap, as a long training run would."""
+"""Host memory for training: keep freed buffers in the process heap, as a long training run wants."""
+import functools
 
 
+@functools.cache
 def tune_allocator():
-    """Keep glibc from returning freed buffers to the OS after every step.
+    """Keep glibc from returning freed buffers to the OS after every step; once per process (later calls return
+    the first call's answer). True when glibc took the settings.
 
     A training step frees and reallocates the same large buffers each iteration.
     With glibc's default thresholds those go back to the OS and come back as fresh
     zero pages, costing page faults (10-30% of a NumPy step here). Raising the mmap
     and trim thresholds keeps them in the heap. Harmless where glibc is absent.
+    Training (models/training/loop.py) and the benchmarks call it, so both run with the same heap.
     """
     import ctypes
     import ctypes.util
