@@ -64,8 +64,7 @@ def reproduce(figure, preset, sweep, curves=None, seeds=None):
               for label, group in curves.items()}
     seeds = {label: len(rows) for label, rows in rows_by_group.items()}
     plot_figure(figure, curves, rows_by_group, os.path.join(out, "figure.png"),
-                subtitle=f"preset {preset.name}; mean ± SE over " +
-                         ", ".join(sorted({f"{n} runs" for n in seeds.values()})), groups=groups)
+                subtitle=f"preset {preset.name}; mean ± SE over " + runs_per_net(seeds), groups=groups)
     failed = {s.name: states[s.name] for s in specs if states[s.name][0] not in ("finished",)}
     summary = {"curves": curves, "claims": claims, "runs": {label: [s.name for s in runs] for label, runs in groups.items()},
                "runs_per_group": seeds, "not_finished": failed, "provenance": provenance(root, done, groups),
@@ -249,6 +248,13 @@ def report(figure, preset, claims, summary):
     return "\n".join(lines)
 
 
+def runs_per_net(seeds):
+    """'3 runs' when every net has as many; else each net's count ('runs per net: Plain 5, Residual 3')."""
+    if len(set(seeds.values())) <= 1:
+        return f"{next(iter(seeds.values()), 0)} runs"
+    return "runs per net: " + ", ".join(f"{label} {n}" for label, n in seeds.items())
+
+
 def provenance_lines(where):
     """The report's account of a figure's provenance: partial or not, seeds per curve, commit, machines."""
     seeds = where["seeds"]
@@ -265,7 +271,8 @@ def provenance_lines(where):
     if machines:
         lines.append("Training and measurement time recorded by these runs: " + "; ".join(
             f"{seconds / 60:.1f} min on {machine}" for machine, seconds in machines.items()) + ".")
-    lines.append(f"Code: commit `{where['commit']}`." if where["commit"] else "Code: not a git checkout.")
+    drawn = f"commit `{where['commit']}`" if where["commit"] else "code that is not a git checkout"
+    lines.append(f"Drawn by {drawn}; each run records the commit and machine of each stretch that trained it.")
     return [" ".join(lines)]
 
 

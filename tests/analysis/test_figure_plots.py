@@ -169,3 +169,9 @@ def test_index_ranges_hold_every_fit_on_their_grid():
             fit = fit_mixture(moments, grids)
             assert ranges["degenerate"][0] <= fit.degeneracy_index <= ranges["degenerate"][1]
             assert ranges["negative"][0] <= fit.negativity_index <= ranges["negative"][1]
+
+
+def test_a_subtitle_counts_runs_per_net_when_the_counts_differ():
+    from analysis.reproduction.reproduce import runs_per_net
+    assert runs_per_net({"Plain": 3, "Residual": 3}) == "3 runs"
+    assert runs_per_net({"Plain": 5, "Residual": 3}) == "runs per net: Plain 5, Residual 3"
