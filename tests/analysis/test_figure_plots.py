@@ -10,6 +10,7 @@ import pytest
 from analysis.figures import fidelity, fig3, fig5, fig6
 from analysis.reproduction import aggregate, presets
 from analysis.reproduction.plots import Colors, draw_figure, split_label
+from analysis.reproduction.reproduce import runs_per_net
 
 PRESET = presets.get("test")
 EPOCHS = (0, 1, 2)
@@ -172,6 +173,5 @@ def test_index_ranges_hold_every_fit_on_their_grid():
 
 
 def test_a_subtitle_counts_runs_per_net_when_the_counts_differ():
-    from analysis.reproduction.reproduce import runs_per_net
     assert runs_per_net({"Plain": 3, "Residual": 3}) == "3 runs"
     assert runs_per_net({"Plain": 5, "Residual": 3}) == "runs per net: Plain 5, Residual 3"
