@@ -10,12 +10,11 @@ into `analysis/` and `models/`, and draw with rich; the work is done there.
     reproduce      every figure of the paper, claims checked      (analysis.reproduction)
     runs           carry finished runs between machines (.tar.gz) (analysis.reproduction.archive)
     toy            the paper's toy models                          (analysis.toys)
-    bench          engine speed against PyTorch                    (benchmarks/, not installed)
+    bench          engine speed against PyTorch                    (analysis.bench)
 """
 import contextlib
 import math
 import os
-import tempfile
 import time
 import warnings
 
@@ -70,6 +69,24 @@ def _widths(ctx, param, value):
 device_option = click.option("--device", default="cpu", show_default=True, callback=_device,
                              help="cpu, or cuda (cuda:0, ...; needs a GPU and CuPy: from the checkout, "
                                   "python -m pip install -e \".[cuda]\").")
+def seed_option(help):
+    return click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help=help)
+
+
+def dtype_option(default, help=None):
+    return click.option("--dtype", type=click.Choice(["float32", "float64"]), default=default, show_default=True,
+                        help=help)
+
+
+def batch_size_option(default, help=None):
+    return click.option("--batch-size", type=click.IntRange(1), default=default, show_default=True, help=help)
+
+
+def preset_option(*names, **kwargs):
+    from analysis.reproduction.presets import PRESETS
+    return click.option(*names, type=click.Choice(list(PRESETS)), **kwargs)
+
+
 data_dir_option = click.option("--data-dir", default=None, help="Folder holding the CIFAR tarballs "
                                "(default: $SKIP_SINGULARITIES_DATA, else ~/.cache/skip-singularities).")
 
@@ -158,43 +175,21 @@ def _user_errors():
 
 
 def printable(path, flag="--out"):
-    """Refuse a path with a control character (a newline, a tab, an escape): such a folder is made as asked,
-    but every line that names it, and every shell that is given it, is broken by it."""
-    import unicodedata
-    bad = next((c for c in os.fspath(path) if unicodedata.category(c) in ("Cc", "Zl", "Zp")), None)
-    if bad is not None:
-        raise click.ClickException(f"{flag} {os.fspath(path)!r} holds the control character {bad!r}; "
-                                   f"choose another {flag} of printable characters")
-    return path
-
-
-def _refused(error, flag="--out"):
-    """The sentence for a result the file system refused to take (models.files.WriteError)."""
-    import errno
-    todo = "free space there or choose another" if error.errno in (errno.ENOSPC, errno.EDQUOT) else "choose another"
-    return f"cannot write to {error.folder} ({error.strerror}); {todo} {flag}"
+    """models.folders.printable, its refusal one sentence."""
+    from models import folders
+    try:
+        return folders.printable(path, flag)
+    except folders.FolderError as e:
+        raise click.ClickException(str(e))
 
 
 def writable(folder, flag="--out", make=True):
-    """Make `folder` and show it can be written, before any work starts (one sentence if not).
-
-    make=False: leave a missing folder to be made when the work starts (a run's folder, so that a
-    refused start leaves none), and show that the nearest folder above it can be written.
-    """
-    printable(folder, flag)
+    """models.folders.writable: `folder` made (unless make=False) and shown writable before any work starts."""
+    from models import folders
     try:
-        probe = folder
-        if make:
-            os.makedirs(folder, exist_ok=True)
-        else:
-            probe = os.path.abspath(folder)
-            while not os.path.exists(probe):        # ends at the root at the latest
-                probe = os.path.dirname(probe)
-        with tempfile.TemporaryFile(dir=probe):
-            pass
-    except OSError as e:
-        raise click.ClickException(f"cannot write to {folder} ({e.strerror or e}); choose another {flag}")
-    return folder
+        return folders.writable(folder, flag, make)
+    except folders.FolderError as e:
+        raise click.ClickException(str(e))
 
 
 # ----------------------------------------------------------------------------- drawing
@@ -269,12 +264,11 @@ def _history_table(history, title):
 @model_options
 @data_options
 @click.option("--epochs", type=click.IntRange(0), default=100, show_default=True)
-@click.option("--batch-size", type=click.IntRange(1), default=500, show_default=True)
+@batch_size_option(500)
 @click.option("--lr", type=float, default=5e-4, show_default=True, callback=_positive, help="Adam learning rate.")
-@click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
-              help="Initial weights and minibatch order.")
+@seed_option("Initial weights and minibatch order.")
 @device_option
-@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
+@dtype_option("float32")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Run folder (default: runs/<arch>-<depth>-...-<dataset>-s<seed>).")
 @click.option("--resume", is_flag=True,
@@ -413,18 +407,15 @@ def _source_options(f):
                               "the result goes into a subfolder of it unless --out is given."),
             click.option("--samples", type=click.IntRange(1), default=1024, show_default=True,
                          help="Training examples the measurement uses (the first ones, fixed)."),
-            click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
-                         help="Initial weights of a fresh net, and the probe vectors."),
-            device_option,
-            click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float64", show_default=True,
-                         help="Precision of the model during the measurement (a run's weights are cast).")]):
+            seed_option("Initial weights of a fresh net, and the probe vectors."), device_option,
+            dtype_option("float64", "Precision of the model during the measurement (a run's weights are cast).")]):
         f = option(f)
     return data_options(model_options(f))
 
 
 def _load(run_dir, samples, seed, device, dtype, params):
-    """(model, x, labels, description) from a run folder or from fresh model/data flags (analysis/measured.py)."""
-    from analysis.measured import fresh_net, run_folder
+    """(model, x, labels, description) from a run folder or from fresh model/data flags (analysis/sources.py)."""
+    from analysis.sources import fresh_net, run_folder
     try:
         if run_dir:
             return run_folder(run_dir, samples, device, dtype, params["data_dir"])
@@ -481,7 +472,8 @@ def _groups(ctx, param, value):
 def _per_layer(model, operator, what, out, method, probes, steps, seed, window, groups):
     """spectrum --per-layer: each block's fractions, extreme Ritz values and leakage (analysis.spectra.blocks)."""
     from analysis.outputs import replacing
-    from analysis.plots import plot_per_layer
+    from analysis.readouts import per_layer_readout
+    from analysis.spectrum_and_meter_plots import plot_per_layer
     from analysis.spectra.blocks import check_per_layer, layer_blocks, named_blocks, planned_products
     from analysis.spectra.estimate import cost, per_layer
     from models.files import write_json
@@ -499,24 +491,11 @@ def _per_layer(model, operator, what, out, method, probes, steps, seed, window, 
     replaced = replacing(out, "spectrum")
     write_json(os.path.join(out, "result.json"), result)
     plot_per_layer(result, os.path.join(out, "per_layer.png"), title=f"per-layer {method}: {what}")
-    extremes = method != "moments"          # the moment fit gives no extreme eigenvalues
-    rows = [(b["block"], f"{b['dim']:,}", f"{b['fractions']['degenerate']:.4f}", f"{b['fractions']['negative']:.4f}",
-             *((f"{b['max']:.3g}", f"{b['min']:.3g}") if extremes else ()),
-             "–" if b["leakage"] is None else f"{b['leakage']:.4f}")
-            for b in result["blocks"]]
-    kind = "eig." if method == "exact" else "Ritz"
-    console.print(f"{what}: {len(rows)} {'blocks' if groups else 'layers'}, {result['operator']['dim']:,} parameters",
-                  soft_wrap=True, markup=False)
-    console.print(_table(f"per-layer {method} spectra, window w = {window:g}",
-                         ("layer", "params", "degen.", "neg.", *((f"{kind} max", f"{kind} min") if extremes else ()),
-                          "leakage"), rows))
-    console.print("degen.: |λ| ≤ w; neg.: λ < -w; leakage: share of |H v|² leaving the layer, for v on the layer "
-                  "(0: H block-diagonal there)")
-    if result["breakdowns"]:
-        console.print(f"{result['breakdowns']} Lanczos runs ended early on an invariant Krylov space (their Ritz "
-                      "values are exact)")
-    passes = f" in {result['passes']:,} passes" if result["passes"] != result["products"] else ""
-    console.print(f"cost: {result['products']:,} Hessian-vector products{passes}, {result['seconds']:.1f} s")
+    title, columns, rows, lines = per_layer_readout(result, method, window, groups, what)
+    console.print(lines[0], soft_wrap=True, markup=False)
+    console.print(_table(title, columns, rows))
+    for line in lines[1:]:
+        console.print(line)
     _written(out, ("result.json", "per_layer.png"), replaced)
 
 
@@ -530,8 +509,7 @@ def _per_layer(model, operator, what, out, method, probes, steps, seed, window, 
               help="Lanczos steps per probe (slq).")
 @click.option("--window", type=float, default=None, callback=_positive,
               help="Half-width of the degenerate window (default 3e-3).")
-@click.option("--batch-size", type=click.IntRange(1), default=1024, show_default=True,
-              help="Examples per Hessian-vector product (results are weighted by batch size).")
+@batch_size_option(1024, "Examples per Hessian-vector product (results are weighted by batch size).")
 @click.option("--penalty/--no-penalty", default=True, show_default=True,
               help="Include the regularizer's curvature (BiasReg) in the Hessian.")
 @click.option("--per-layer", is_flag=True,
@@ -548,7 +526,8 @@ def spectrum(run_dir, samples, seed, device, dtype, method, probes, steps, windo
              groups, out, **params):
     """Hessian eigenvalue spectrum of the training loss: fractions, indices, extremes and a density plot."""
     from analysis.outputs import replacing
-    from analysis.plots import plot_density
+    from analysis.readouts import spectrum_readout
+    from analysis.spectrum_and_meter_plots import plot_density
     from analysis.spectra import WINDOW, HessianOperator
     from analysis.spectra.estimate import cost, estimate, products
     from models.files import write_json
@@ -575,12 +554,7 @@ def spectrum(run_dir, samples, seed, device, dtype, method, probes, steps, windo
     replaced = replacing(out, "spectrum")
     write_json(os.path.join(out, "result.json"), result)
     plot_density(result, os.path.join(out, "density.png"), title=f"{method}: {what}")
-    fr, info = result["fractions"], result["operator"]
-    rows = [("parameters", f"{info['dim']:,}"), ("data subset", f"{info['n_samples']:,} examples"),
-            ("degenerate fraction (|λ| ≤ w)", f"{fr['degenerate']:.4f}"),
-            ("negative fraction (λ < -w)", f"{fr['negative']:.4f}"), ("window w", f"{fr['window']:g}")]
-    rows += [(name, ", ".join(f"{v:.4g}" for v in result[name])) for name in ("top", "bottom") if name in result]
-    console.print(_table(f"{method} spectrum of {what}", ("quantity", "value"), rows))
+    console.print(_table(*spectrum_readout(result, method, what)))
     _written(out, ("result.json", "density.png"), replaced)
 
 
@@ -594,7 +568,8 @@ def singularities(run_dir, samples, seed, device, dtype, out, **params):
     """Distance to the singular manifolds, per hidden layer: norms, overlaps, zero responses, dependence, gradients."""
     from analysis.meters import all_meters
     from analysis.outputs import replacing
-    from analysis.plots import meter_panels, plot_meters
+    from analysis.readouts import meters_readout
+    from analysis.spectrum_and_meter_plots import plot_meters
     from models.files import write_json
 
     out = _output("singularities", out, run_dir, seed, params)
@@ -603,13 +578,7 @@ def singularities(run_dir, samples, seed, device, dtype, out, **params):
     replaced = replacing(out, "singularities")
     write_json(os.path.join(out, "meters.json"), result)
     plot_meters(result, os.path.join(out, "meters.png"), title=what)
-    panels = meter_panels(result)
-    depth = max(len(meter["layers"]) for _, meter in panels)
-    cell = lambda values, i: "" if i >= len(values) or values[i] is None else f"{values[i]:.4g}"  # noqa: E731
-    rows = [(layer + 1, *[cell(meter["layers"], layer) for _, meter in panels]) for layer in range(depth)]
-    rows.append(("mean", *[f"{meter['mean']:.4g}" for _, meter in panels]))
-    console.print(_table(f"singularity meters of {what} ({result['n_samples']} examples)",
-                         ("layer", *[name for name, _ in panels]), rows, first_left=False))
+    console.print(_table(*meters_readout(result, what), first_left=False))
     _written(out, ("meters.json", "meters.png"), replaced)
 
 
@@ -627,83 +596,6 @@ def _figure_names(ctx, param, value):
     return stages(value.split(","))
 
 
-class _RunListener:
-    """One bar over the runs of a figure and, for runs done in this process, one over the current run's epochs."""
-
-    def __init__(self, progress):
-        self.progress, self.runs, self.epochs = progress, None, None
-        self.said = set()          # a reason shared by many runs (no data, say) is printed once
-
-    def begin(self, total, done):
-        if self.runs is not None:
-            self.progress.remove_task(self.runs)
-        self.runs = self.progress.add_task("runs", total=total, completed=done)
-        self.count = [done, total]
-
-    def run_progress(self, spec):
-        from models.training import Progress
-        listener = self
-
-        class Bar(Progress):
-            def start(self, config, start_epoch, steps_per_epoch):
-                if listener.epochs is not None:
-                    listener.progress.remove_task(listener.epochs)
-                listener.epochs = listener.progress.add_task(f"  {spec.name}", total=config.epochs + 1,
-                                                             completed=start_epoch)
-
-            def epoch(self, row):
-                listener.progress.advance(listener.epochs)
-        return Bar()
-
-    def started(self, name):
-        pass
-
-    def finished(self, name, status, seconds, message):
-        self.progress.advance(self.runs)
-        self._say(name, status, seconds, message)
-
-    def _say(self, name, status, seconds, message):
-        self.count[0] += 1
-        if not console.is_terminal:
-            console.print(f"  run {self.count[0]}/{self.count[1]}: {name} {status} ({seconds:.0f} s)")
-        if status != "finished" and message not in self.said:
-            self.said.add(message)
-            self.progress.console.print(f"  [yellow]{name}: {status}[/yellow] {message} (each run's reason is in "
-                                        "its figure's report.md)")
-
-
-class _SweepListener(_RunListener):
-    """On a cluster: one bar over every run of the sweep, with the runs failed and running (workers send no epochs)."""
-
-    def __init__(self, progress, total, done):
-        import threading
-        super().__init__(progress)
-        self.runs = progress.add_task("runs", total=total, completed=done)
-        self.done, self.ended, self.failed, self.running = done, set(), set(), set()
-        self.lock = threading.Lock()         # started() comes from the Dask client's thread
-        self._show()
-
-    def begin(self, total, done):
-        self.count = [done, total]           # the plain lines count a figure's runs, as without a cluster
-
-    def started(self, name):
-        with self.lock:
-            self.running.add(name)
-            self._show()
-
-    def finished(self, name, status, seconds, message):
-        with self.lock:
-            self.running.discard(name)
-            self.ended.add(name)
-            (self.failed.add if status == "failed" else self.failed.discard)(name)
-            self._show()
-        self._say(name, status, seconds, message)
-
-    def _show(self):
-        self.progress.update(self.runs, completed=self.done + len(self.ended),
-                             description=f"runs ({len(self.failed)} failed, {len(self.running)} running)")
-
-
 def _cluster_option(ctx, param, value):
     if value is None:
         return None
@@ -715,21 +607,16 @@ def _cluster_option(ctx, param, value):
 
 
 def _ensemble_option(ctx, param, value):
-    if value in ("auto", "off"):
-        return value
+    from analysis.reproduction.runner import ensemble_setting
     try:
-        size = int(value)
-    except ValueError:
-        size = 0
-    if size < 1:
-        raise click.BadParameter(f"choose auto, off or a whole number of runs >= 1; got {value!r}")
-    return size
+        return ensemble_setting(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e))
 
 
 @click.command("reproduce")
 @click.argument("figures", metavar="FIGURE", callback=_figure_names)
-@click.option("--preset", type=click.Choice(["quick", "paper", "quick-full", "test"]), default="quick",
-              show_default=True,
+@preset_option("--preset", default="quick", show_default=True,
               help="quick: minutes per figure on a CPU; paper: the paper's full protocol (a GPU job); quick-full: "
                    "quick on the full training set (does the quick subset point the same way?); test: tiny "
                    "synthetic runs for the test suite.")
@@ -769,7 +656,9 @@ def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, ensemble, 
     from analysis.figures import FIGURES
     from analysis.reproduction import presets
     from analysis.reproduction.reproduce import Incomplete, reproduce as reproduce_figure, sweep_runs, write_index
-    from analysis.reproduction.runner import Sweep, ensemble_size
+    from analysis.reproduction.listeners import RunBars, SweepBars
+    from analysis.reproduction.runner import ensemble_size
+    from analysis.reproduction.sweep import Sweep
 
     if scheduler is not None and ctx.get_parameter_source("scheduler") == ParameterSource.ENVIRONMENT and (
             cluster is not None or workers > 1):
@@ -785,14 +674,16 @@ def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, ensemble, 
             RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                          console=console) as progress:
         if client is None:
-            listener = _RunListener(progress)
+            listener = RunBars(progress, plain=not console.is_terminal)
         else:
             from analysis.reproduction.cluster import dashboard
-            listener = _SweepListener(progress, *sweep_runs([FIGURES[s.figure] for s in figures], chosen, root))
+            listener = SweepBars(progress, *sweep_runs([FIGURES[s.figure] for s in figures], chosen, root),
+                                 plain=not console.is_terminal)
             link = dashboard(client)
             progress.console.print(f"Dask cluster: {len(client.nthreads())} workers now"
                                    + (f", dashboard {link}" if link else ""))
-        sweep = Sweep(root, workers, data_dir, device, listener, client, ensemble_size(ensemble, device), stop_at)
+        sweep = Sweep(root=root, workers=workers, data_root=data_dir, device=device, listener=listener, client=client,
+                      ensemble=ensemble_size(ensemble, device), stop_at=stop_at)
         for stage in figures:
             name, began = stage.figure, time.perf_counter()
             scope = "" if stage.seeds is None else f" (plan: {stage.what}, {stage.seeds} seeds per curve)"
@@ -802,7 +693,7 @@ def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, ensemble, 
             progress.console.print(f"  {name}: {held}/{counted} claims held, "
                                    f"{time.perf_counter() - began:.0f} s -> {os.path.join(root, name)}")
     notes = []
-    console.print(f"claims of every figure done so far: {write_index(root, chosen, notes)}")
+    console.print(f"claims of every figure done so far: {write_index(root, chosen, notes, list(FIGURES))}")
     for note in notes:
         console.print(f"  [yellow]left out[/yellow] {note}", soft_wrap=True, highlight=False)
     unfinished = incomplete.sentence(len({stage.figure for stage in figures}))
@@ -835,8 +726,7 @@ def runs():
 @runs.command("pack")
 @click.argument("root", type=click.Path())
 @click.argument("archive", type=click.Path())
-@click.option("--by-figure", "by_figure", type=click.Choice(["quick", "paper", "quick-full", "test"]), default=None,
-              metavar="PRESET", help="ARCHIVE is a folder: each figure of PRESET gets ARCHIVE/<figure>/runs.tar.gz "
+@preset_option("--by-figure", "by_figure", default=None, metavar="PRESET", help="ARCHIVE is a folder: each figure of PRESET gets ARCHIVE/<figure>/runs.tar.gz "
                                      "with the runs it owns, their metrics thinned to what the figures read.")
 def pack_runs(root, archive, by_figure):
     """Write ARCHIVE, a .tar.gz of the finished runs of ROOT.
@@ -932,10 +822,13 @@ _register_toys()
 
 # ----------------------------------------------------------------------------- bench
 
+BENCH_OUT = {"engine": "engine.json", "ensemble": "ensemble.json", "lanczos": "lanczos.json"}
+
+
 @click.command()
-@click.option("--workload", type=click.Choice(["engine", "ensemble", "all"]), default="engine", show_default=True,
-              help="engine: W1 and W2; ensemble: W4, one training epoch of a seed ensemble against a single net's; "
-                   "all: both.")
+@click.option("--workload", type=click.Choice(["engine", "ensemble", "lanczos", "all"]), default="engine",
+              show_default=True, help="engine: W1 and W2; ensemble: W4, one training epoch of a seed ensemble against "
+              "a single net's; lanczos: 100 float64 Lanczos steps on the paper's big net; all: engine and ensemble.")
 @click.option("--repeats", type=click.IntRange(1), default=10, show_default=True,
               help="Timed repeats per workload (the median is reported); W4 times this many epochs.")
 @device_option
@@ -946,75 +839,35 @@ _register_toys()
 @click.option("--members", type=click.IntRange(2), default=50, show_default=True, help="W4: nets in the ensemble.")
 @click.option("--images", type=click.IntRange(1), default=100_000, show_default=True,
               help="W4: synthetic training images per epoch (a CPU try: --members 4 --images 2000).")
+@click.option("--steps", type=click.IntRange(1), default=100, show_default=True, help="lanczos: Lanczos steps (HVPs).")
+@click.option("--samples", type=click.IntRange(1), default=1024, show_default=True,
+              help="lanczos: synthetic samples in the Hessian (its probe: seed 0).")
 @click.option("--out", default=None, type=click.Path(dir_okay=False),
-              help="Where to write the numbers (JSON; default results/bench/engine.json, or "
-                   "results/bench/ensemble.json for --workload ensemble). With --workload all, W4's go to "
-                   "ensemble.json in the same folder.")
-def bench(workload, repeats, device, with_torch, skips, members, images, out):
-    """Time W1 (Adam step, batch 500, fp32) and W2 (gradient and exact HVP, batch 1,024, fp64 and fp32),
-    or W4 (a training epoch of a seed ensemble against a single net's)."""
-    if out is None:
-        out = os.path.join("results", "bench", "ensemble.json" if workload == "ensemble" else "engine.json")
+              help="Where to write the numbers (JSON; default results/bench/<workload>.json). With --workload all, "
+                   "W4's go to ensemble.json in the same folder.")
+def bench(workload, repeats, device, with_torch, skips, members, images, steps, samples, out):
+    """Time W1 (Adam step, batch 500, fp32) and W2 (gradient and exact HVP, batch 1,024, fp64 and fp32), W4 (a
+    training epoch of a seed ensemble against a single net's) or 100 Lanczos steps, next to PyTorch."""
+    from analysis.bench import engine, ensemble, lanczos
+    from models.files import write_json
+    out = out or os.path.join("results", "bench", BENCH_OUT.get(workload, "engine.json"))
     writable(os.path.dirname(printable(out)) or ".")
+    runs = {"engine": lambda say: engine.run(repeats, skips, with_torch, device, progress=say),
+            "ensemble": lambda say: ensemble.run(members, images, repeats, skips, with_torch, device, progress=say),
+            "lanczos": lambda say: lanczos.run(steps, samples, 0, with_torch, device, progress=say)}
+    modules = {"engine": engine, "ensemble": ensemble, "lanczos": lanczos}
     with console.status("timing") as status:
         def progress(what):
             status.update(f"timing {what}")
             if not console.is_terminal:
                 console.print(f"timing {what}")
-        if workload in ("engine", "all"):
-            _bench_engine(repeats, device, with_torch, skips, out, progress)
-        if workload in ("ensemble", "all"):
-            _bench_ensemble(members, images, repeats, device, with_torch, skips,
-                            out if workload == "ensemble" else os.path.join(os.path.dirname(out), "ensemble.json"),
-                            progress)
-
-
-def _bench_engine(repeats, device, with_torch, skips, out, progress):
-    from benchmarks import engine
-    from models.files import write_json
-    result = engine.run(repeats, skips, with_torch, device, progress=progress)
-    write_json(out, result)
-    machine = result["machine"]
-    fmt = lambda value, spec: "" if value is None else format(value, spec)  # noqa: E731
-    rows = [(r["net"], r["workload"], f"{r['ms']:.1f}", fmt(r["torch_ms"], ".1f"), fmt(r["ratio"], ".2f"),
-             fmt(r["hvp_over_grad"], ".2f")) for r in engine.table_rows(result)]
-    console.print(_table(f"minigrad on {device} (median ms of {repeats}); NumPy GEMM "
-                         f"{machine['gemm_gflops_fp32']:.0f} GFLOP/s fp32, {machine['gemm_gflops_fp64']:.0f} fp64"
-                         + _torch_reference(with_torch, any(result["torch"].values())),
-                         ("net", "workload", "minigrad ms", "PyTorch ms", "minigrad / PyTorch", "HVP / gradient"),
-                         rows))
-    console.print(f"written to {out}")
-
-
-def _torch_reference(with_torch, timed):
-    """What a bench table's title says of its PyTorch columns when they are blank: why, and how to fill them."""
-    if timed:
-        return ""
-    if not with_torch:
-        return "; PyTorch not timed (--no-torch)"
-    return "; PyTorch is not installed (python -m pip install torch to time it too): minigrad alone"
-
-
-def _bench_ensemble(members, images, repeats, device, with_torch, skips, out, progress):
-    from benchmarks import ensemble
-    from models.files import write_json
-    result = ensemble.run(members, images, repeats, skips, with_torch, device, progress=progress)
-    write_json(out, result)
-    reference = _torch_reference(with_torch, bool(result["torch"]))
-    fmt = lambda value, spec: "" if value is None else format(value, spec)  # noqa: E731
-    rows = [(r["net"], r["workload"], f"{r['epoch_s']:.3g}", f"{r['net_epoch_s']:.3g}", fmt(r["torch_epoch_s"], ".3g"),
-             fmt(r["torch_net_epoch_s"], ".3g"), fmt(r["ratio"], ".2f")) for r in ensemble.table_rows(result)]
-    console.print(_table(f"W4: a training epoch of {images:,} images, batch 500, Adam, on {device} (median s of "
-                         f"{repeats} epochs; per net: the epoch / its nets){reference}",
-                         ("net", "workload", "minigrad s/epoch", "per net", "PyTorch s/epoch", "per net",
-                          "minigrad / PyTorch"), rows))
-    floors = [(r["net"], r["workload"], f"{r['floor_epoch_s']:.3g}", f"{r['step_gflop']:.3g}", f"{r['over_floor']:.2f}",
-               fmt(r["torch_over_floor"], ".2f")) for r in ensemble.table_rows(result)]
-    console.print(_table("W4 at the GEMM floor: the step's matrix products alone, as bare matmuls of the array module, "
-                         "timed in the same run (median s of the same epochs)",
-                         ("net", "workload", "floor s/epoch", "GFLOP/step", "minigrad step / floor",
-                          "PyTorch step / floor"), floors))
-    console.print(f"written to {out}")
+        for name in (("engine", "ensemble") if workload == "all" else (workload,)):
+            path = out if name == workload or name == "engine" else os.path.join(os.path.dirname(out), BENCH_OUT[name])
+            result = runs[name](progress)
+            write_json(path, result)
+            for title, columns, rows in modules[name].tables(result, device, repeats, with_torch):
+                console.print(_table(title, columns, rows))
+            console.print(f"written to {path}")
 
 
 # ----------------------------------------------------------------------------- the group
@@ -1025,10 +878,11 @@ class _Lab(click.Group):
 
     def invoke(self, ctx):
         from models.files import WriteError
+        from models.folders import refused
         try:
             return super().invoke(ctx)
         except WriteError as e:
-            raise click.ClickException(_refused(e)) from None
+            raise click.ClickException(refused(e)) from None
 
 
 @click.group(cls=_Lab, context_settings={"help_option_names": ["-h", "--help"]})

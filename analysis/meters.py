@@ -1,100 +1,11 @@
 """Singularity meters: how close a network is to elimination, overlap and linear-dependence singularities.
 
-Every meter returns a JSON-ready dict with one value per hidden layer ("layers",
-layer 1 first, the layer that reads the input) and their average ("mean"), and
-`measurement(...)` attaches any set of them to `models.training.train`. The paper defines
-some of these only loosely (docs/paper.md §4.2, §4.3, §6 item 9); where it is silent the
-choice made here is stated in the meter's own paragraph below.
-
-Data. The activity meters (zero responses, linear dependence, gradient norms,
-activation scale) use a fixed subset: `measurement` takes the first `n_samples`
-training examples (default 1,000; the training set is not sorted by class, and
-mirrors come after all originals, so this is a fixed, class-balanced-in-expectation
-sample). The model runs in eval mode (batch norm on its running statistics, so
-examples do not interact) and in minibatches of `batch_size` (default 500), which
-changes no result: every statistic below is a sum over examples.
-
-Layers. "Hidden layer l" (l = 1..L) is the l-th ReLU layer: for an MLP the Linear
-`model.hidden[l-1]` (W_{l-1}, rows = incoming weight vectors) and its record
-{"pre", "relu", "out"} (models/mlp.py); for a ConvNet the l-th conv `model.convs[l-1]`.
-The output (softmax) layer is never a hidden layer.
-
-The meters (flat key prefix in `measurement` in brackets):
-
-* elimination [elimination]: the mean L2 norm of the hidden units' incoming weight
-  vectors (rows of W), per layer; biases excluded (the paper says "incoming weight
-  vectors"; a bias is a threshold, not a weight). "mean" averages the
-  hidden-to-hidden layers 2..L by default (`include_first=False`): layer 1's rows
-  have 3,072 entries against 128 elsewhere, their norms live on another scale
-  (Glorot gives ≈ sqrt(2·3072/3200) ≈ 1.39 there against ≈ 1.0 at 128×128, and the
-  paper's Fig 4c axis starts at 1.0, the 128×128 value), and one such layer among 29
-  would bias a depth comparison. Both averages are always reported: "mean_all"
-  (layers 1..L) and "mean_hidden" (2..L). A net with one hidden layer has no
-  hidden-to-hidden layer: its "mean" is layer 1's value.
-* overlap [overlap]: the mean Pearson correlation between the incoming weight
-  vectors of two distinct units of one layer, over the vector entries; signed (Fig
-  S2f has negative values); over all n(n-1)/2 pairs, averaged per layer, then over
-  the same layers as elimination. A row with no variance over its entries (a zero
-  or constant row, an elimination singularity) has no correlation: it counts as 0
-  against every partner and stays in the pair count. With n = 1 there are no pairs
-  and the value is 0. Note that the pair mean of n unit vectors is bounded below by
-  -1/(n-1).
-* zero responses [zero]: the fraction of (unit, example) pairs whose ReLU output
-  f(pre) is exactly 0; the ReLU branch, not the sum with the skip (which is rarely
-  exactly 0), per layer; "mean" averages all L layers (Fig 7b averages "all hidden
-  units": with equal widths this is the pooled fraction).
-* silent units [silent]: the fraction of units whose ReLU output is exactly 0 for every
-  example of the subset, units that never respond over the data; per layer, "mean" over
-  all L layers (for a conv layer a unit is a channel, silent when it is 0 at every
-  position of every example). The paper's Fig 7b "zero responses" are 3-7%, far below
-  the share of zero (unit, example) pairs (above): this reading fits its scale.
-* linear dependence [erank_<source>, pr_<source>, top3_<source>]: the paper's v8
-  measure was not recovered (docs/paper.md §6 item 1), so three standard spectral summaries of
-  the covariance C of a layer's responses over the data subset, eigenvalues λ_i ≥ 0:
-    - effective rank exp(-Σ p_i log p_i), p_i = λ_i / Σλ (Roy & Vetterli 2007 apply
-      the entropy to singular values of a matrix; here to the covariance's
-      eigenvalues, i.e. squared singular values of the centred responses, so it is
-      in the same variance units as the other two);
-    - participation ratio (Σλ)² / Σλ²;
-    - the fraction of variance in the top 3 principal components, Σ_{i≤3} λ_i / Σλ.
-  Low rank / high top-3 fraction = more linearly dependent units. Sources:
-  "out" (the layer output x_l, what the next layer reads: linear dependence there
-  makes the next layer's incoming weights unidentifiable) and "relu" (the ReLU
-  branch f(·), the units themselves; for a plain net both are the same tensor).
-  A dead layer (total variance ≤ 1e-12 of its mean square, e.g. all ReLUs silent)
-  has effective rank 0 and participation ratio 0 (no dimension carries variance)
-  and top-3 fraction 1 (fully dependent), never NaN. "mean" averages all L layers.
-* gradient norms [grad]: ‖∂ℓ_n/∂x_l‖, the L2 norm over the layer output x_l (the
-  record's "out") of the gradient of example n's cross-entropy ℓ_n, averaged over
-  the examples of the subset; "mean" averages all L layers. The paper says only
-  "mean gradient norms with respect to layer activities" (docs/paper.md §4.3). We use the
-  per-example loss because its scale does not depend on how many examples are
-  measured; the gradient of a mean loss over B examples is this divided by B, so the
-  paper's Keras numbers were probably ours / 500 (its batch): at the top of a Glorot
-  net ours is ≈ 1.3, /500 ≈ 0.003, inside Fig 6a's 0–0.01 range. The loss is
-  cross-entropy alone: BiasReg's penalty has no gradient with respect to
-  activities. Computed as B·∂(batch-mean loss)/∂x_l, exact because in eval mode
-  example n's loss depends only on its own activities.
-
-* activation scale [rms]: per hidden layer the RMS of the layer output x_l (the
-  record's "out") over examples and units, sqrt(mean(x_l²)), and "logits", the RMS of
-  the output layer's logits; "mean" averages all L layers and "growth" is the last
-  layer's RMS over the first's (0 when layer 1 is silent). Not one of the paper's
-  meters: the paper never discusses activation scale, but as stated (skip after the
-  ReLU, no normalisation, Glorot init) each residual layer adds a non-negative branch
-  to its input, so the RMS grows geometrically with depth (hyperres faster still),
-  which decides the logits' scale and so the start of training. It is the check for
-  the fidelity options of models/mlp.py (skip_scale, branch_init), which bound it.
-
-Conv nets (models/conv.py) are handled: a unit is an output channel. Its incoming
-weight vector is its kernel flattened over (in channels, kh, kw); zero responses
-count (example, channel, position) triples; the covariance is over channels with
-(example, position) pairs as samples; gradient norms are over the whole (C, H, W)
-activity of an example; the activation RMS is over (N, C, H, W). Layer 1 is the stem conv (3 input channels).
-
-Everything is computed on the model's device (CuPy on a GPU) in float64; only the
-per-layer results (and the small width×width covariances, for the eigenvalues) are
-copied to the host, explicitly, with `minigrad.to_host`.
+Every meter returns a JSON-ready dict with one value per hidden layer ("layers", layer 1 first) and their
+average ("mean"); `all_meters` runs any set in one forward and backward pass per batch (eval mode), and
+measurement_plan.meters_measurement attaches them to `models.training.train`. Each meter's definition,
+and the choices where the paper is loose (docs/paper.md §4.2, §4.3), are in docs/meters.md. Everything
+is computed on the model's device in float64; only per-layer results and the small width×width
+covariances come to the host, explicitly, with `minigrad.to_host`.
 """
 import math
 
@@ -165,12 +76,12 @@ def _summary(values, include_first):
 
 
 def elimination(model, include_first=False):
-    """Mean L2 norm of incoming weight vectors (biases excluded), per hidden layer; see the module docstring."""
+    """Mean L2 norm of incoming weight vectors (biases excluded), per hidden layer; see docs/meters.md."""
     return _weight_meters(model, include_first)["elimination"]
 
 
 def overlap(model, include_first=False):
-    """Mean Pearson correlation of incoming weight vectors over pairs of units of a layer; see the module docstring."""
+    """Mean Pearson correlation of incoming weight vectors over pairs of units of a layer; see docs/meters.md."""
     return _weight_meters(model, include_first)["overlap"]
 
 
@@ -191,13 +102,6 @@ def spectrum_stats(eigenvalues, top=TOP, mean_square=None):
     return {"erank": float(math.exp(-float(numpy.sum(nz * numpy.log(nz))))),
             "pr": float(total * total / float(numpy.sum(lam * lam))),
             f"top{top}": float(numpy.sort(lam)[::-1][:top].sum() / total)}
-
-
-def response_stats(responses, top=TOP):
-    """Linear-dependence statistics of a (samples, units) response matrix (any device); see spectrum_stats."""
-    acc = _Moments()
-    acc.add(responses)
-    return acc.stats(top)
 
 
 class _Moments:
@@ -398,7 +302,7 @@ def all_meters(model, x, labels, include_first=False, batch_size=BATCH_SIZE, sou
     return {k: out[k] for k in (*METERS, "n_samples") if k in out}
 
 
-# ----------------------------------------------------------------------------- training hook
+# ----------------------------------------------------------------------------- flat numbers
 
 def flatten(result, per_layer=True):
     """all_meters' dict as flat {key: number}: '<prefix>/mean', '<prefix>/mean_all', '<prefix>/layer03', ...
@@ -426,23 +330,6 @@ def flatten(result, per_layer=True):
             series(FLAT[meter], meter, value)
             flat.update({f"{FLAT[meter]}/{key}": value[key] for key in ("logits", "growth") if key in value})
     return flat
-
-
-def measurement(names=METERS, n_samples=N_SAMPLES, epochs=None, name="meters", include_first=False,
-                batch_size=BATCH_SIZE, sources=SOURCES, per_layer=True, top=TOP):
-    """A models.training.Measurement running `names` on the first n_samples training examples at `epochs` (None: all)."""
-    from models.training import Measurement
-
-    names = tuple(names)
-    unknown = [n for n in names if n not in METERS]
-    if unknown:
-        raise ValueError(f"unknown meter {unknown[0]!r}; choose from: {', '.join(METERS)}.")
-
-    def fn(model, data, epoch):
-        x, y = data.train_x[:n_samples], data.train_y[:n_samples]
-        return flatten(all_meters(model, x, y, include_first, batch_size, sources, top, names), per_layer)
-
-    return Measurement(name, fn, epochs)
 
 
 def _mean(values):

@@ -16,10 +16,12 @@ Reverse mode in three steps:
 With `create_graph=True` the rules run while the graph is recorded, so the
 returned gradients are Tensors with creators that `grad` can walk again. With
 `create_graph=False` nothing is recorded, but tensors carrying tangents still push
-them through the rules: that is forward-over-reverse (see hvp.py).
+them through the rules: that is forward-over-reverse (see hessian_vector.py).
+
+`Tensor.backward` is bound here, on top of the core (core.py never imports this module).
 """
+from .core import Tensor, grad_mode
 from .ops import sum_to
-from .tensor import Tensor, grad_mode
 
 
 def toposort(outputs):
@@ -149,6 +151,20 @@ def _made_by_rule(gx, gy, fn, grads):
     if any(shares(t.data, gx.data) for t in (gy, fn.output, *fn.inputs) if t is not None):
         return False              # a new Tensor around an array someone holds (the cotangent passed on, say)
     return sum(g is not None and shares(g.data, gx.data) for g in grads) == 1
+
+
+def backward(self, grad_output=None):
+    """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires a gradient.
+
+    A convenience over `grad`, which is the one gradient path; use that (with
+    create_graph=True) for higher order, so no `.grad` ever holds a graph.
+    """
+    targets = leaves(self)
+    for leaf, g in zip(targets, grad(self, targets, grad_output)):
+        leaf.grad = g if leaf.grad is None else Tensor(leaf.grad.data + g.data)
+
+
+Tensor.backward = backward
 
 
 def _seed(outputs, grad_outputs):

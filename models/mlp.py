@@ -13,78 +13,9 @@ another fixed matrix (models/skips.py). Fixed matrices are buffers, not
 parameters, so all variants have the same parameter count (709,652 for 20×128
 on 3072 inputs with 20 classes; 874,772 for 30 layers).
 
-Choices where the paper is silent (docs/paper.md §6):
-* residual with a non-identity Q: one Q shared by all L-1 skips by default
-  (`skip_shared=True`); `skip_shared=False` draws one per skip. Shared keeps the
-  skip path's product Q^(L-1) = T O^(L-1) T⁻¹ bounded for the β matrices, which is
-  the paper's argument that gradients do not vanish there.
-* hyperres: one fixed Q_k per source layer k = 1 .. L-2, independent draws, the
-  same Q_k for every target layer. This lets the forward keep a running sum
-  Σ_k Q_k x_k (one product per layer, not L²/2). Default type "four copies of
-  width/4 orthonormal vectors" (`k{width//4}`), which is the paper's "32" at width 128.
-* malicious init: W_l ← Glorot − I on the square hidden-to-hidden weights
-  l = 1 .. L-1 only; W_0 (width × inputs) is left alone. Only for the identity
-  residual net, the skip it is meant to cancel.
-* batch norm (`bn_layer = m`, 1-based): one BatchNorm1d on the pre-activation of
-  hidden layer m, before its ReLU: x_m = f(BN(W x_{m-1} + b_m)) (+ skips). It adds
-  2·width parameters (γ, β); train/eval follow model.train()/model.eval(). The
-  linear bias b_m of that layer is cancelled by the normalisation; a BiasReg
-  penalty still pulls it to its target (harmless, it has no data gradient).
-* random draws come from one generator in this order: hidden weights, output
-  weight (as before, so plain and residual nets of one seed have identical
-  weights), then skip matrices, then hyperres Q_k, then bias targets. The
-  fidelity options below draw nothing, so a seed gives the same weights with or
-  without them (up to their deterministic rescaling).
-
-Fidelity options (beyond the paper). As stated (skip after the ReLU, no
-normalisation, Glorot normal), the residual and hyper-residual nets' activations
-grow geometrically with depth at initialisation: each residual layer adds a
-non-negative ReLU branch of about the same scale as its input, so the RMS of x_l
-grows by about ×1.4 per layer (20× over 10 layers at width 512), and the
-hyper-residual sum of all earlier layers faster still (about ×1.8 per layer).
-A reader may well have assumed one of these well-known remedies, so they are
-options; both default to the text. What they do at init (tests/test_fidelity.py,
-meter analysis.meters.activation_scale): 'branch' and 'small' cut the residual
-growth to about ×10 over 40 layers but leave the hyper-residual growth, which
-comes from the skip sum, not the branch; 'average' bounds both but overshoots
-(the RMS then decays with depth, about ×0.73 per layer for residual, like a plain
-net); SkipInit keeps the residual net at x_L = x_1 (hyperres still grows).
-
-* `skip_scale` (residual and hyperres only; 'none' for plain):
-    - 'none'     the paper's unscaled sum.
-    - 'branch'   the ReLU branch of every layer with a skip (l = 1 .. L-1) is multiplied
-                 by the constant c = 1/sqrt(L): x_{l+1} = c·f(W_l x_l + b_{l+1}) + Q x_l
-                 (+ the hyperres terms). Depth-scaled branches keep the sum of L
-                 branch variances O(1), the remedy analysed by Hanin & Rolnick 2018
-                 ("How to start training: the effect of initialization and
-                 architecture") and used by Fixup (Zhang, Dauphin & Ma 2019) and
-                 SkipInit (De & Smith 2020).
-    - 'average'  every layer with skips divides its sum by its number of summands, so
-                 x_{l+1} is a mean, not a sum: residual x_{l+1} = (f(·) + Q x_l)/2;
-                 hyperres x_2 = (f(·) + x_1)/2 and x_{l+1} = (f(·) + x_l +
-                 Σ_{k=1}^{l-1} Q_k x_k)/(l+1) (1 branch + 1 identity + l-1 Q-terms;
-                 the divisor grows with l). The reading of "DenseNet-inspired, additive"
-                 with a normalising factor the text does not mention.
-* `branch_init` (residual and hyperres only; 'glorot' for plain):
-    - 'glorot'   the paper's Glorot normal W_l for every layer.
-    - 'small'    the hidden-to-hidden weights of the skip layers, W_l for l = 1 .. L-1,
-                 are Glorot normal times 1/sqrt(L) at init (W_0 is left alone): a
-                 small last weight per block, as Fixup scales the residual branches'
-                 weights down by a depth-dependent factor. Fixup's zero init of a
-                 branch's last layer cannot be used as is: our branches are one ReLU
-                 layer, and W_l = 0 gives f(b) = f(0) = 0 with a zero ReLU gradient,
-                 so W_l would never move. With zero biases 'small' computes the same
-                 function at init as skip_scale='branch' (f(c z) = c f(z) for c > 0);
-                 their gradients, and so their training, differ.
-    - 'skipinit' each skip layer l = 1 .. L-1 gets a learnable scalar gain α_l,
-                 initialised to 0: x_{l+1} = α_l·f(W_l x_l + b_{l+1}) + skips (SkipInit,
-                 De & Smith 2020). This adds L-1 parameters (`gains.<l-1>.alpha`, after
-                 all others), so the paper's counts are off by L-1. At init the
-                 residual net computes x_L = x_1.
-  Malicious init (Glorot − I) is applied after the branch init: with 'small',
-  W_l = Glorot/sqrt(L) − I. The two options combine (the branch is multiplied by
-  both α_l and its scale). Each costs one extra elementwise product per layer,
-  and only when it is on; the record's "relu" stays the unscaled f(pre).
+The choices where the paper is silent (shared or independent Q, malicious init, batch norm, the order
+of random draws) and the fidelity options `skip_scale` and `branch_init` (beyond the paper: remedies
+for the activations' growth with depth at init), with their measured effect: docs/networks.md.
 
 `forward(x, record=list)` appends, per hidden layer, {"pre": input of the ReLU,
 "relu": f(pre), "out": x_{l+1}} (Tensors on the graph), for per-layer meters and

@@ -7,8 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 import minigrad as mg
-from benchmarks import ensemble
-from benchmarks.engine import time_cases
+from analysis.bench import ensemble
+from analysis.bench.engine import time_cases
 from models import build, objective
 from models.ensemble import ensemble as make_ensemble
 
@@ -72,7 +72,7 @@ def test_bench_runs_w4_from_the_command_line(tmp_path):
 @pytest.fixture
 def tiny_engine(monkeypatch):
     """W1 and W2 on a net and batches small enough for a test (the shapes are the module's constants)."""
-    from benchmarks import engine
+    from analysis.bench import engine
     for name, value in (("INPUTS", 12), ("WIDTH", 8), ("DEPTH", 2), ("BATCH_TRAIN", 10), ("BATCH_HVP", 16)):
         monkeypatch.setattr(engine, name, value)
 
@@ -129,10 +129,10 @@ def test_w4_times_the_floor_in_the_same_run_and_reports_step_over_floor(device, 
 def test_training_and_the_benchmarks_tune_the_allocator_with_one_function(monkeypatch, tmp_path):
     """One definition (minigrad.allocator), called by every benchmark and once by a training run."""
     import importlib.util
-    from benchmarks import engine, lanczos
+    from analysis.bench import engine, lanczos
     from minigrad.allocator import tune_allocator
     from models.training import TrainConfig, loop, train
-    assert importlib.util.find_spec("benchmarks.allocator") is None
+    assert importlib.util.find_spec("analysis.bench.allocator") is None
     assert ensemble.tune_allocator is engine.tune_allocator is lanczos.tune_allocator is loop.tune_allocator \
         is tune_allocator
     assert tune_allocator() == tune_allocator()          # applied once per process; later calls answer the same
@@ -142,3 +142,19 @@ def test_training_and_the_benchmarks_tune_the_allocator_with_one_function(monkey
                       data={"name": "synthetic", "synthetic_size": [100, 20], "synthetic_classes": 3}),
           str(tmp_path / "run"))
     assert calls == [1]
+
+
+def test_bench_runs_the_lanczos_workload_from_the_command_line(monkeypatch, tmp_path):
+    """The Lanczos timing is a workload of `cli.py bench`, not a command of its own: its JSON and its table."""
+    from analysis.bench import engine
+    from cli import main
+    for name, value in (("WIDTH", 8), ("DEPTH", 2)):     # the inputs stay the synthetic images' 3072
+        monkeypatch.setattr(engine, name, value)
+    out = tmp_path / "lanczos.json"
+    result = CliRunner().invoke(main, ["bench", "--workload", "lanczos", "--steps", "3", "--samples", "16",
+                                       "--no-torch", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "3 float64 Lanczos steps" in said and "PyTorch not timed (--no-torch)" in said, result.output
+    numbers = json.load(open(out))
+    assert numbers["steps"] == 3 and numbers["minigrad"]["hvps"] == 3 and "torch" not in numbers

@@ -523,3 +523,86 @@ def test_runs_bad_input_is_one_sentence(tmp_path):
         assert result.exit_code == 1 and "Traceback" not in result.output, result.output
         assert message in " ".join(result.output.split()) and result.output.startswith("Error: "), result.output
     assert not (tmp_path / "out" / "runs").exists()
+
+
+# ----------------------------------------------------------------------------- what the commands call, without click
+
+def test_folder_checks_need_no_click(tmp_path):
+    """The checks behind every --out: a control character or an unwritable place is one sentence (FolderError)."""
+    from models.folders import FolderError, printable, writable
+    with pytest.raises(FolderError, match=r"--out 'a\\nb' holds the control character '\\n'; choose another --out"):
+        printable("a\nb")
+    assert writable(str(tmp_path / "new"), make=False) == str(tmp_path / "new") and not (tmp_path / "new").exists()
+    (tmp_path / "file").write_text("")
+    with pytest.raises(FolderError, match="cannot write to .*; choose another ROOT"):
+        writable(str(tmp_path / "file" / "below"), "ROOT")
+
+
+def test_ensemble_setting_and_the_blas_threads_of_workers(monkeypatch):
+    from analysis.reproduction.runner import ensemble_setting
+    from analysis.reproduction.sweep import BLAS, blas_threads
+    assert [ensemble_setting(t) for t in ("auto", "off", "7")] == ["auto", "off", 7]
+    with pytest.raises(ValueError, match="choose auto, off or a whole number of runs >= 1; got '0'"):
+        ensemble_setting("0")
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert blas_threads(3) == {name: "2" for name in BLAS} and blas_threads(16) == {name: "1" for name in BLAS}
+
+
+def test_the_sweep_is_one_frozen_record():
+    import dataclasses
+    from analysis.reproduction.sweep import Sweep
+    sweep = Sweep(root="r", workers=2, listener=object(), client=object(), ensemble=5)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        sweep.root = "elsewhere"
+    assert sweep.detached() == Sweep(root="r", workers=2, ensemble=5)
+
+
+def test_the_index_lists_figures_in_the_order_it_is_given(tmp_path):
+    from analysis.reproduction import presets
+    from analysis.reproduction.reproduce import write_index
+    for name in ("figB", "figA"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "numbers.json").write_text('{"claims": [], "seconds": 1}')
+    write_index(str(tmp_path), presets.get("test"), order=["figB", "figA", "figC"])
+    text = (tmp_path / "CLAIMS.md").read_text()
+    assert text.index("figB 1 s") < text.index("figA 1 s")
+    write_index(str(tmp_path), presets.get("test"))                      # no order: the folders, sorted
+    text = (tmp_path / "CLAIMS.md").read_text()
+    assert text.index("figA 1 s") < text.index("figB 1 s")
+
+
+def test_run_bars_count_runs_and_say_a_shared_reason_once():
+    from analysis.reproduction.listeners import RunBars
+
+    class Bars:
+        def __init__(self):
+            self.said, self.tasks, self.console = [], {}, self
+
+        def add_task(self, name, total, completed=0):
+            self.tasks[len(self.tasks)] = [name, completed, total]
+            return len(self.tasks) - 1
+
+        def remove_task(self, task):
+            del self.tasks[task]
+
+        def advance(self, task):
+            self.tasks[task][1] += 1
+
+        def print(self, line):
+            self.said.append(line)
+    bars = Bars()
+    listener = RunBars(bars, plain=True)
+    listener.begin(3, 0)
+    for name in ("a", "b"):
+        listener.finished(name, "failed", 1.0, "no data")
+    assert bars.tasks[0] == ["runs", 2, 3]
+    assert bars.said[0] == "  run 1/3: a failed (1 s)" and sum("no data" in line for line in bars.said) == 1
+
+
+def test_the_spectrum_readout_is_a_table_of_strings():
+    from analysis.readouts import spectrum_readout
+    result = {"fractions": {"degenerate": 0.5, "negative": 0.125, "window": 3e-3},
+              "operator": {"dim": 1234, "n_samples": 200}, "top": [2.0, 1.0]}
+    title, columns, rows = spectrum_readout(result, "exact", "a net")
+    assert title == "exact spectrum of a net" and columns == ("quantity", "value")
+    assert ("parameters", "1,234") in rows and ("top", "2, 1") in rows and ("negative fraction (λ < -w)", "0.1250") in rows

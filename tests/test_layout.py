@@ -10,14 +10,14 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # cli.py -> analysis -> models -> minigrad; a module may import its own floor and the floors below.
-FLOORS = {"minigrad": 0, "models": 1, "analysis": 2, "cli": 3, "benchmarks": 3}
-GONE = ("data", "training", "common", "experiments", "toys")     # roots of an earlier layout
+FLOORS = {"minigrad": 0, "models": 1, "analysis": 2, "cli": 3}
+GONE = ("data", "training", "common", "experiments", "toys", "benchmarks")     # roots of an earlier layout
 
 
 def _modules():
     """(dotted name, path) of every module of the lab's roots."""
     yield "cli", ROOT / "cli.py"
-    for top in ("minigrad", "models", "analysis", "benchmarks"):
+    for top in ("minigrad", "models", "analysis"):
         for path in sorted((ROOT / top).rglob("*.py")):
             parts = path.relative_to(ROOT).with_suffix("").parts
             yield ".".join(parts[:-1] if parts[-1] == "__init__" else parts), path
@@ -44,9 +44,77 @@ def test_no_module_imports_a_higher_floor():
         for imported in _imports(name, path):
             top = imported.split(".")[0]
             assert top not in GONE, f"{path.relative_to(ROOT)} imports {imported}, a root that no longer exists"
-            if top in FLOORS and FLOORS[top] > floor and not (top == "benchmarks" and name == "cli"):
+            if top in FLOORS and FLOORS[top] > floor:
                 upward.append(f"{path.relative_to(ROOT)} imports {imported}")
     assert not upward, "imports reaching up the stack:\n" + "\n".join(upward)
+
+
+def test_the_stack_in_the_words_of_docs_architecture():
+    """docs/architecture.md's rules, each on its own: no module of minigrad imports models or analysis, no module
+    of models imports analysis, no module of analysis imports cli (at any depth: lazy imports count too)."""
+    forbidden = {"minigrad": ("models", "analysis", "cli"), "models": ("analysis", "cli"), "analysis": ("cli",)}
+    found = [f"{path.relative_to(ROOT)} imports {imported}" for name, path in _modules()
+             for imported in _imports(name, path) if imported.split(".")[0] in forbidden.get(name.split(".")[0], ())]
+    assert not found, "\n".join(found)
+
+
+def _cycle(graph):
+    """One import cycle of `graph` ({module: set of modules}) as a list of names, or None."""
+    colour, stack = {}, []
+
+    def visit(node):
+        colour[node] = "grey"
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if colour.get(nxt) == "grey":
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in colour:
+                found = visit(nxt)
+                if found:
+                    return found
+        colour[node] = "black"
+        stack.pop()
+        return None
+    for node in sorted(graph):
+        if node not in colour:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def _graph(top):
+    """{module of `top`: the modules of `top` it imports, at any depth}; `from pkg import mod` names mod."""
+    modules = {name: path for name, path in _modules() if name.split(".")[0] == top}
+    graph = {}
+    for name, path in modules.items():
+        edges = set()
+        for imported in _imports(name, path):
+            if imported in modules and imported != name:
+                edges.add(imported)
+            elif imported.rpartition(".")[0] in modules:        # from package import name: the module's package
+                edges.add(imported.rpartition(".")[0])
+        for node in ast.walk(ast.parse(path.read_text())):          # from package import module
+            if isinstance(node, ast.ImportFrom):
+                package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+                base = (".".join(package.split(".")[:len(package.split(".")) - node.level + 1]
+                                 + ([node.module] if node.module else [])) if node.level else node.module)
+                edges |= {f"{base}.{alias.name}" for alias in node.names if f"{base}.{alias.name}" in modules}
+        # a package's __init__ importing its own modules is how a package is made, not a cycle of ideas
+        graph[name] = {e for e in edges if e != name and not (path.name == "__init__.py" and e.startswith(name + "."))
+                       and not name.startswith(e + ".")}
+    return graph
+
+
+def test_no_import_cycle_among_the_modules_of_analysis():
+    """No module of analysis imports, however indirectly, a module that imports it (lazy imports count too);
+    a module importing the package it lives in (for its __init__'s names) is not counted."""
+    assert _cycle(_graph("analysis")) is None, " -> ".join(_cycle(_graph("analysis")))
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) is None
 
 
 def test_the_walker_sees_relative_and_nested_imports(tmp_path):
@@ -64,7 +132,7 @@ def test_the_roots_are_the_design_cards():
         pytest.skip("not a git checkout")
     tops = {line.split("/")[0] for line in tracked.stdout.splitlines()}
     code = {top for top in tops if top.endswith(".py") or (ROOT / top / "__init__.py").exists()}
-    assert code == {"cli.py", "minigrad", "models", "analysis", "benchmarks", "tests"}
+    assert code == {"cli.py", "minigrad", "models", "analysis", "tests"}
 
 
 TREE_BUDGET = 24 * 2 ** 20    # a lent GPU takes 64 MiB a call: this tree, plus a 36 MiB part of a data pack (docs/reproduction.md)
@@ -81,7 +149,7 @@ def test_the_tracked_tree_leaves_a_gpu_call_room_for_its_data():
 
 def test_only_the_engine_is_installed(tmp_path):
     """From an empty folder, with nothing of the checkout on the path: minigrad imports, the lab's roots do not."""
-    names = ["minigrad", "cli", "models", "analysis", "benchmarks", *GONE]
+    names = ["minigrad", "cli", "models", "analysis", *GONE]
     code = ("import importlib.util, json, sys; sys.path = [p for p in sys.path if p not in ('', '.')]; "
             f"print(json.dumps({{n: importlib.util.find_spec(n) is not None for n in {names!r}}}))")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}

@@ -3,15 +3,15 @@ import numpy
 
 from models.training import TrainConfig
 
-from ..measurements import plan
+from ..measurement_plan import plan
 from ..reproduction.spec import RunSpec
 
 CIFAR = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
 INDEX_NOTE = ("The degeneracy and negativity indices are the paper's: Skilling moments and the 57⁴-grid mixture fit "
-              "(analysis/spectra/moments.py), window |λ| ≤ 3e-3. With the grid's tail weight w ≤ 1e-3 the narrow Gaussian "
+              "(analysis/spectra/mixture_fit.py), window |λ| ≤ 3e-3. With the grid's tail weight w ≤ 1e-3 the narrow Gaussian "
               "always holds ≥ 99.9% of the mass, so the degeneracy index can only move within about [0.9963, "
               "0.9973]: an ordering of the indices is an ordering of the fitted tail weight, not of the spectrum's "
-              "mass near zero (see figS3 and the Fig S3 analogue in the README).")
+              "mass near zero (figS3 compares it with exact spectra; the README's results say what the fits can hold).")
 
 
 def mlp(preset, stem, *, data, seed, epochs, depth=30, width=128, methods=("moments",), hessian_epochs=None,
@@ -34,11 +34,11 @@ def fitted_spectra(groups=None, at="early"):
     """A panel: the fitted mixture density log10 q(λ) of each group's first run at its early Hessian epoch (Fig 3d).
 
     A fit that does not represent its moments (the reports' "no fit") is drawn faint, with hollow grey markers."""
-    from analysis.spectra.moments import mixture_logpdf
+    from analysis.spectra.mixture_fit import mixture_logpdf
     from ..reproduction import aggregate
 
     def draw(ax, curves, rows_by_group, colors):
-        from ..reproduction.plots import mark_no_fit, no_fit_epochs, style
+        from ..reproduction.figure_plots import mark_no_fit, no_fit_epochs, style
         lam = numpy.linspace(-50, 50, 2001)
         for g in groups or rows_by_group:
             if not rows_by_group.get(g):

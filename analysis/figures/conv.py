@@ -2,7 +2,7 @@
 from models.training import TrainConfig
 
 from ..reproduction.claims import Order, Similar
-from ..measurements import plan
+from ..measurement_plan import plan
 from ..reproduction.spec import Curve, Figure, RunSpec
 from .common import INDEX_NOTE, seeds
 

@@ -102,7 +102,7 @@ def window_curves(kind):
     from analysis.spectra.window import WINDOW, WINDOWS
 
     def draw(ax, curves, rows_by_group, colors):
-        from ..reproduction.plots import mark_no_fit
+        from ..reproduction.figure_plots import mark_no_fit
         runs = [rows for group in rows_by_group.values() for rows in group]
         for method, style in (("exact", "k-"), ("slq", "C0--"), ("mixture", "C3-.")):
             found = [aggregate.value_at(rows, f"hessian/{method}_{kind}_curve", "last") for rows in runs]

@@ -11,7 +11,7 @@ Derived per-row quantities (added before aggregating, so they get SEs too):
   hessian/fit_error, fit_edges, fit_ok
                                 the mixture fit of the row's Skilling moments m1..m4 on the
                                 paper's grid, judged by the declared rule
-                                (analysis/spectra/moments.py, fit_diagnostics)
+                                (analysis/spectra/mixture_fit.py, fit_diagnostics)
   hessian/wide/...              the same moments fitted on the declared wide grid
                                 (moments.wide_grids): degeneracy, negativity, w, xi, omega,
                                 alpha and the same diagnostics
@@ -65,7 +65,7 @@ def derive(row):
 @functools.lru_cache(maxsize=None)
 def _fits(moments):
     """The diagnostics of the paper-grid fit, and the wide-grid fit with its indices, of moments m1..m4."""
-    from analysis.spectra.moments import fit_diagnostics, fit_mixture, wide_grids
+    from analysis.spectra.mixture_fit import fit_diagnostics, fit_mixture, wide_grids
     paper = fit_diagnostics(fit_mixture(moments))
     fit = fit_mixture(moments, wide_grids())
     wide = {"degeneracy": fit.degeneracy_index, "negativity": fit.negativity_index, **fit.params,

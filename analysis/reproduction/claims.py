@@ -17,18 +17,23 @@ verdicts it produces were seen:
   runs' values, over all runs; held when its sign is the claimed one, significantly; not
   held when significantly the other; otherwise within error.
 * Ranges (`Range`): held when every group's mean lies in [low, high], else not held.
-* Claims true by construction (`by_construction`) are evaluated and shown, but left out
-  of the counts of held claims.
+* Claims true by construction (`by_construction`) and claims that repeat another on the same
+  runs (`repeats`) are evaluated and shown, but left out of the counts.
+* At chance: a claim on nets none of which learned anything says nothing of the paper. When
+  every group it compares ends (train accuracy at its last epoch, mean over runs) within
+  CHANCE_MARGIN of chance (one over the data's classes), it reads **not informative** and is
+  not counted, whatever its test gives (`judge`).
 
 Verdicts:
   held / within error / not held   as above (held and not held are *decided*, within error is
                 *underpowered*: `decided`); each ordered or ≈ claim prints its effect
                 (difference of means), the two-sided 90% interval matching the one-sided
                 5% tests, and the p-value of the claimed direction
+  not informative  every group it compares ends at chance (above); the test's numbers are shown
   no data       a group has no value (a run failed or the metric was not measured)
   no fit        the claim reads the paper's mixture fit (its indices or parameters) and
                 some run's fit does not represent its moments (the declared rule of
-                analysis/spectra/moments.py: relative moment error above FIT_ERROR_MAX, or
+                analysis/spectra/mixture_fit.py: relative moment error above FIT_ERROR_MAX, or
                 a parameter on an end of its grid); the numbers are shown, not judged
 
 A claim on the mixture fit is also evaluated on the same moments fitted on the declared
@@ -44,12 +49,15 @@ from scipy import stats as st
 from . import aggregate
 
 HELD, WITHIN, NOT_HELD, NO_DATA, NO_FIT = "held", "within error", "not held", "no data", "no fit"
+NOT_INFORMATIVE = "not informative"
 MIXTURE = ("degeneracy", "negativity", "w", "xi", "omega", "alpha")     # what a claim reads from the mixture fit
 
 ALPHA = 0.05
 MIN_EFFECT = {"train_acc": 0.01, "test_acc": 0.01, "train_loss": 0.01, "test_loss": 0.01}   # 1 point; 0.01 nats
 MARGIN = {"train_acc": 0.02, "test_acc": 0.02, "train_loss": 0.02, "test_loss": 0.02}       # 2 points; 0.02 nats
 RELATIVE_MARGIN = 0.1         # "≈" on any other metric: within 10% of the larger |mean|
+CHANCE_MARGIN = 0.02          # 2 points of accuracy above chance: a net that ends below has learned nothing to compare
+NEGLIGIBLE_SE = 1e-7          # an SE below this fraction of |mean| is rounding, printed "± 0"
 
 
 def fits_ok(rows_by_group, metric, at, groups=None):
@@ -73,6 +81,8 @@ def format_stats(stats, percent=False):
         return "n/a"
     scale = 100.0 if percent else 1.0
     mean, se = stats["mean"] * scale, None if stats["se"] is None else stats["se"] * scale
+    if se is not None and se < NEGLIGIBLE_SE * abs(mean):
+        return (f"{mean:.2f}" if percent else f"{mean:.7g}") + f" ± 0 (n={stats['n']})"
     if se is None or se == 0:
         text = f"{mean:.2f}" if percent else f"{mean:.4g}"
         return text + (" ± 0" if se == 0 else "") + f" (n={stats['n']})"
@@ -107,18 +117,21 @@ def p_above(effect, se, df, bound):
 def pair_test(a, b, delta, paired):
     """One claimed pair 'a > b by more than delta' under the rule: {'effect', 'ci', 'p', 'verdict'}.
 
-    A one-sample test of differences d > 0 is pair_test(d, zeros, 0.0, paired=True)."""
+    A one-sample test of differences d > 0 is pair_test(d, zeros, 0.0, paired=True). 'test' names it (paired or
+    Welch t), 'delta' is δ."""
     effect, se, df = difference(a, b, paired)
+    named = {"test": "paired" if paired and len(a) == len(b) else "Welch", "delta": delta}
     if se is None:
-        return {"effect": effect, "ci": None, "p": None, "verdict": WITHIN}
+        return {"effect": effect, "ci": None, "p": None, "verdict": WITHIN, **named}
     half = st.t.ppf(1 - ALPHA, df) * se if se > 0 else 0.0
     p_held, p_not = p_above(effect, se, df, delta), p_above(-effect, se, df, -delta)
     verdict = HELD if p_held < ALPHA else NOT_HELD if p_not < ALPHA else WITHIN
-    return {"effect": effect, "ci": [effect - half, effect + half], "p": p_held, "verdict": verdict}
+    return {"effect": effect, "ci": [effect - half, effect + half], "p": p_held, "verdict": verdict, **named}
 
 
 def _describe(test, percent):
-    """'A − B = effect [90% interval] (margin ±m), p = …' of one test, in the claim's units."""
+    """'A − B = effect [90% interval], p = … (test, δ = …)' of one test, in the claim's units: the p-value is of
+    'the difference exceeds δ' (Welch or paired), or of 'it lies inside ±margin' (TOST)."""
     if "text" in test:
         return test["text"]
     scale = 100.0 if percent else 1.0
@@ -129,6 +142,7 @@ def _describe(test, percent):
         text += f", margin ±{test['margin'] * scale:.3g}"
     if test["p"] is not None:
         text += f", p = {test['p']:.2g}"
+        text += f" ({test['test']}, δ = {test['delta'] * scale:.3g})" if "delta" in test else f" ({test['test']})"
     return text
 
 
@@ -147,6 +161,7 @@ class Order:
     paired: bool = False      # the groups' runs are the same seeds of nets that share initial weights
     min_effect: float = None  # None: MIN_EFFECT of the metric, else 0
     by_construction: bool = False
+    repeats: str = None       # the claim this one repeats on the very same runs (shown, not counted)
 
     def values(self, rows_by_group):
         return {g: [aggregate.value_at(rows, self.metric, self.at) for rows in rows_by_group.get(g, [])]
@@ -171,6 +186,8 @@ class Order:
                "stats": stats, "tests": tests, "measured": measured, "verdict": verdict}
         if self.by_construction:
             out["by_construction"] = True
+        if self.repeats:
+            out["repeats"] = self.repeats
         if _fit_flag(self.metric) == "hessian/fit_ok":      # the paper's grid: report the declared wide grid too
             twin = dataclasses.replace(self, metric="hessian/wide/" + self.metric[len("hessian/"):]).evaluate(
                 rows_by_group)
@@ -197,7 +214,7 @@ class Similar(Order):
         margin = self.margin if self.margin is not None else MARGIN.get(
             self.metric, RELATIVE_MARGIN * max(abs(numpy.mean(a)), abs(numpy.mean(b))))
         effect, se, df = difference(a, b, self.paired)
-        test = {"pair": list(self.groups), "effect": effect, "margin": margin, "ci": None, "p": None}
+        test = {"pair": list(self.groups), "effect": effect, "margin": margin, "ci": None, "p": None, "test": "TOST"}
         if se is None:
             return WITHIN, [test]
         half = st.t.ppf(1 - ALPHA, df) * se if se > 0 else 0.0
@@ -221,8 +238,8 @@ class Trend(Order):
         rho, p_two = st.spearmanr(xs, ys)
         p_claimed = p_two / 2 if rho * self.sign > 0 else 1 - p_two / 2
         p_other = p_two / 2 if rho * self.sign < 0 else 1 - p_two / 2
-        test = {"effect": float(rho), "ci": None, "p": float(p_claimed),
-                "text": f"Spearman ρ = {rho:.3f} over {len(ys)} runs, p = {p_claimed:.2g}"}
+        test = {"effect": float(rho), "ci": None, "p": float(p_claimed), "test": "Spearman",
+                "text": f"Spearman ρ = {rho:.3f} over {len(ys)} runs, p = {p_claimed:.2g} (one-sided)"}
         return (HELD if p_claimed < ALPHA else NOT_HELD if p_other < ALPHA else WITHIN), [test]
 
 
@@ -264,8 +281,38 @@ def power(n, sd, excess, paired=True):
 
 
 def counted(claims):
-    """The evaluated claims that count: all but those true by construction."""
-    return [c for c in claims if not c.get("by_construction")]
+    """The evaluated claims that count: all but those true by construction, those repeating another on the same
+    runs, and those not informative (every net compared at chance)."""
+    return [c for c in claims if not (c.get("by_construction") or c.get("repeats")
+                                      or c["verdict"] == NOT_INFORMATIVE)]
+
+
+def why_not_counted(claim):
+    """Why an evaluated claim is left out of the counts ('' when it counts)."""
+    if claim.get("by_construction"):
+        return "by construction: not counted"
+    if claim.get("repeats"):
+        return f"the same runs as {claim['repeats']}: not counted"
+    return claim.get("at_chance", "")
+
+
+def judge(claim, rows_by_group, chance):
+    """Evaluate `claim`, then apply the chance rule: `chance` is {group: chance accuracy} (one over the classes of
+    its runs' data; a group missing is not judged). A claim whose every group ends within CHANCE_MARGIN of its
+    chance reads NOT_INFORMATIVE; the verdict its test gave stays in 'tested'."""
+    out = claim.evaluate(rows_by_group)
+    groups = [g for g in getattr(claim, "groups", ()) if rows_by_group.get(g)]
+    if not groups or len(groups) < len(getattr(claim, "groups", ())) or any(g not in chance for g in groups):
+        return out
+    ends = {g: aggregate.mean_se([aggregate.value_at(rows, "train_acc", "last") for rows in rows_by_group[g]])["mean"]
+            for g in groups}
+    if all(end is not None and end <= chance[g] + CHANCE_MARGIN for g, end in ends.items()):
+        levels = sorted({chance[g] for g in groups})
+        out["at_chance"] = ("not counted: every net ends at chance (" + ", ".join(
+            f"{g} {100 * e:.1f}%" for g, e in ends.items()) + "; chance " + ", ".join(f"{100 * c:.3g}%" for c in levels)
+                            + f", margin {100 * CHANCE_MARGIN:.0f} points)")
+        out["tested"], out["verdict"] = out["verdict"], NOT_INFORMATIVE
+    return out
 
 
 # ----------------------------------------------------------------------------- claims about the course of training
@@ -293,13 +340,19 @@ class Narrows:
         out = {"claim": self.text, "metric": self.metric, "at": f"{self.early} vs {self.late}", "epochs": [],
                "stats": {}, "tests": []}
         if len(gaps) < 2:
-            return dict(out, measured="too few paired runs", verdict=NO_DATA)
-        d = numpy.array([early - late for early, late in gaps])
-        test = dict(pair_test(d, numpy.zeros_like(d), 0.0, True), pair=["gap early", "gap late"])
-        verdict = test["verdict"] if fits_ok(rows_by_group, self.metric, self.late, self.groups) else NO_FIT
-        measured = (f"gap {self.groups[0]} − {self.groups[1]}: early {numpy.mean([g[0] for g in gaps]):.3g}, "
-                    f"late {numpy.mean([g[1] for g in gaps]):.3g} (n={len(gaps)}); " + _describe(test, False))
-        return dict(out, tests=[test], measured=measured, verdict=verdict)
+            out.update(measured="too few paired runs", verdict=NO_DATA)
+        else:
+            d = numpy.array([early - late for early, late in gaps])
+            test = dict(pair_test(d, numpy.zeros_like(d), 0.0, True), pair=["gap early", "gap late"])
+            verdict = test["verdict"] if fits_ok(rows_by_group, self.metric, self.late, self.groups) else NO_FIT
+            measured = (f"gap {self.groups[0]} − {self.groups[1]}: early {numpy.mean([g[0] for g in gaps]):.3g}, "
+                        f"late {numpy.mean([g[1] for g in gaps]):.3g} (n={len(gaps)}); " + _describe(test, False))
+            out.update(tests=[test], measured=measured, verdict=verdict)
+        if _fit_flag(self.metric) == "hessian/fit_ok":      # the paper's grid: report the declared wide grid too
+            twin = dataclasses.replace(self, metric="hessian/wide/" + self.metric[len("hessian/"):]).evaluate(
+                rows_by_group)
+            out["wide"] = {k: twin[k] for k in ("metric", "stats", "measured", "verdict")}
+        return out
 
 
 @dataclass
@@ -360,5 +413,6 @@ class Tracks:
         effect, se, df = difference(rhos, numpy.zeros_like(rhos), paired=True)
         p = 2 * min(p_above(effect, se, df, 0.0), p_above(-effect, se, df, 0.0))
         verdict = HELD if p < 2 * ALPHA else WITHIN
-        return dict(out, measured=f"mean per-run Spearman ρ = {effect:.3f} ± {se:.3f} (n={len(rhos)}), p = {p:.2g}",
-                    verdict=verdict)
+        test = {"effect": effect, "ci": None, "p": p, "test": "t on per-run Spearman ρ", "sides": "two-sided"}
+        return dict(out, tests=[test], verdict=verdict,
+                    measured=f"mean per-run Spearman ρ = {effect:.3f} ± {se:.3f} (n={len(rhos)}), p = {p:.2g} (two-sided)")

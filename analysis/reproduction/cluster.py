@@ -1,6 +1,6 @@
 """Runs on a Dask cluster: `reproduce --cluster local:N` (an embedded one) or `--scheduler ADDRESS`.
 
-Each ensemble of runs (a single run with --ensemble off) is one task, runner.run_group, and
+Each ensemble of runs (a single run with --ensemble off) is one task, sweep.run_group, and
 its outcome is its run folders: the client gets back only (name, status, seconds, message). So every worker must write the results
 folder (a shared file system) and import this checkout (start it there, or with the
 checkout on PYTHONPATH). A worker that dies mid-run has its task rerun by the scheduler
@@ -18,11 +18,10 @@ import uuid
 from minigrad import device_kind
 from models.training import Progress
 
-from .runner import run_group
+from .sweep import blas_threads, run_group
 
 CONNECT_TIMEOUT = 5       # seconds a scheduler has to accept and complete Dask's handshake
 DASHBOARD = "127.0.0.1:8787"   # an embedded cluster listens on this machine only (another port if taken)
-BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 class ClusterError(RuntimeError):
@@ -98,9 +97,8 @@ def _local_cluster(distributed, workers, device):
         except ImportError:
             return gpu_cluster(distributed, workers, _visible_gpus())
         return LocalCUDACluster(n_workers=workers, threads_per_worker=1, host="127.0.0.1", dashboard_address=DASHBOARD)
-    threads = str(max(1, (os.cpu_count() or 1) // workers))      # the cores shared out, as --workers does
     return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                    dashboard_address=DASHBOARD, env={name: threads for name in BLAS_THREADS})
+                                    dashboard_address=DASHBOARD, env=blas_threads(workers))   # as --workers does
 
 
 def gpu_cluster(distributed, workers, gpus):
@@ -137,7 +135,7 @@ class _Started(Progress):
 
 def run_all(groups, sweep):
     """Run each group of runs (an ensemble, runner.ensembles) as one task on the cluster of `sweep.client`
-    (a runner.Sweep); yields each task's list of (name, status, seconds, message) as it ends."""
+    (a sweep.Sweep); yields each task's list of (name, status, seconds, message) as it ends."""
     distributed = _distributed()
     client, listener = sweep.client, sweep.listener
     tasks = sweep.detached(root=os.path.abspath(sweep.root),     # the workers' working folders may differ from ours

@@ -17,8 +17,8 @@ from models.files import write_json, write_text
 from models.training.provenance import commit
 
 from . import aggregate
-from .claims import HELD, NO_DATA, counted, decided
-from .plots import plot_figure
+from .claims import HELD, NO_DATA, counted, decided, judge, why_not_counted
+from .figure_plots import class_counts, plot_figure
 from .runner import DONE, LATER, MISMATCH, STOPPED, SUMMARY, execute, metrics, run_dir, set_aside, state
 from .spec import Curve, Layers
 
@@ -57,7 +57,7 @@ def reproduce(figure, preset, sweep, curves=None, seeds=None):
     if figure.regroup:
         rows_by_group = figure.regroup(rows_by_group, preset)
     curves = {label: aggregate.curves(rows) for label, rows in rows_by_group.items()}
-    claims = [claim.evaluate(rows_by_group) for claim in
+    claims = [judge(claim, rows_by_group, chance_levels(groups, rows_by_group)) for claim in
               (figure.claims(preset) if callable(figure.claims) else figure.claims)]
     kept = shown(figure, [c["metric"] for c in claims] + [c["wide"]["metric"] for c in claims if "wide" in c])
     curves = {label: {metric: curve for metric, curve in group.items() if kept(metric)}
@@ -72,6 +72,17 @@ def reproduce(figure, preset, sweep, curves=None, seeds=None):
     if figure.tables:
         summary["tables"] = figure.tables(claims, rows_by_group)
     return finish(figure, preset, out, claims, summary, time.perf_counter() - began)
+
+
+def chance_levels(groups, rows_by_group):
+    """{label: chance accuracy, one over its runs' classes} for the labels whose runs share one class count; a
+    label made by a figure's regrouping (best-k, say) gets the figure's level when all its runs share one."""
+    counts = class_counts(groups)
+    levels = {label: 1.0 / next(iter(c)) for label, c in counts.items() if len(c) == 1}
+    every = set().union(*counts.values()) if counts else set()
+    if len(every) == 1:
+        levels.update({label: 1.0 / next(iter(every)) for label in rows_by_group if label not in levels})
+    return levels
 
 
 def sweep_runs(figures, preset, root):
@@ -144,8 +155,13 @@ def reads(figure, preset):
 
 def provenance(root, done, groups):
     """Where a figure's numbers come from: the commit of this code, the seeds each curve has of those it
-    declares, and the training time each machine spent on them (the runs' own records, summary.json)."""
-    time_by_machine = collections.Counter()
+    declares, and the time each machine spent on them (the runs' own records, summary.json).
+
+    training_seconds: {machine: {"total", "training", "measuring", "not_split"}}, seconds summed over the runs;
+    "total" is all of it (seconds_total), "training" and "measuring" the parts of runs that timed them apart
+    (models/training/loop.py), "not_split" the rest (runs, or epochs of runs, trained before the split was
+    recorded; a run whose summary.json gives no split at all counts there whole)."""
+    time_by_machine = {}
     for runs in done.values():
         for spec in runs:
             try:
@@ -153,11 +169,20 @@ def provenance(root, done, groups):
                     record = json.load(f)
             except (OSError, ValueError):
                 record = {}
-            time_by_machine[record.get("machine", "machines the runs did not record")] += record.get("seconds_total", 0.0)
+            record = record if isinstance(record, dict) else {}
+            number = lambda key: float(record.get(key) or 0.0)    # noqa: E731
+            total = number("seconds_total")
+            split = "seconds_training" in record and "seconds_measuring" in record
+            times = time_by_machine.setdefault(record.get("machine", "machines the runs did not record"),
+                                               {"total": 0.0, "training": 0.0, "measuring": 0.0, "not_split": 0.0})
+            times["total"] += total
+            times["training"] += number("seconds_training") if split else 0.0
+            times["measuring"] += number("seconds_measuring") if split else 0.0
+            times["not_split"] += number("seconds_not_split") if split else total
     return {"commit": commit(), "partial": any(len(done[label]) < len(runs) for label, runs in groups.items()),
             "seeds": {label: {"done": [s.config.seed for s in done[label]], "declared": len(runs)}
                       for label, runs in groups.items()},
-            "training_seconds": dict(time_by_machine)}
+            "training_seconds": time_by_machine}
 
 
 def seed_ranges(seeds):
@@ -176,28 +201,52 @@ def finish(figure, preset, out, claims, summary, seconds):
     write_json(os.path.join(out, "numbers.json"), summary, indent=None)   # data, not prose: compact
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["figure", "claim", "metric", "at", "epochs", "measured", "verdict", "decided",
-                     "wide grid verdict"])
+    writer.writerow(CLAIM_COLUMNS)
     for c in claims:
-        writer.writerow([figure.name, c["claim"], c["metric"], c["at"], " ".join(map(str, c["epochs"])),
-                         c["measured"], c["verdict"], decided(c["verdict"]), c.get("wide", {}).get("verdict", "")])
+        writer.writerows(claim_rows(figure.name, c))
     write_text(os.path.join(out, "claims.csv"), buffer.getvalue())
     write_text(os.path.join(out, "report.md"), report(figure, preset, claims, summary))
     return summary
 
 
+CLAIM_COLUMNS = ("figure", "claim", "metric", "at", "epochs", "verdict", "decided", "counted", "wide grid verdict",
+                 "test", "sides", "group a", "mean a", "se a", "n a", "group b", "mean b", "se b", "n b",
+                 "effect", "ci90 low", "ci90 high", "p", "delta", "margin", "test verdict")
+
+
+def claim_rows(figure, c):
+    """claims.csv's rows of one evaluated claim, tidy: one row per test (each pair of an ordered chain), or one row
+    without a test; every statistic in its own column, in the metric's own units (an accuracy as a fraction)."""
+    number = lambda x: "" if x is None else f"{x:.10g}"
+    head = [figure, c["claim"], c["metric"], c["at"], " ".join(map(str, c["epochs"])), c["verdict"],
+            decided(c["verdict"]), "no" if why_not_counted(c) else "yes", c.get("wide", {}).get("verdict", "")]
+    rows = []
+    for t in c.get("tests") or [{}]:
+        groups = []
+        for g in t.get("pair") or ["", ""]:
+            stats = c["stats"].get(g) if g else None
+            stats = stats if isinstance(stats, dict) else {}
+            groups += [g, number(stats.get("mean")), number(stats.get("se")), stats.get("n", "")]
+        ci = t.get("ci") or [None, None]
+        rows.append(head + [t.get("test", ""), t.get("sides", "one-sided" if t.get("p") is not None else ""), *groups,
+                            number(t.get("effect")), number(ci[0]), number(ci[1]), number(t.get("p")),
+                            number(t.get("delta")), number(t.get("margin")), t.get("verdict", "")])
+    return rows
+
+
 def claims_table(rows, with_figure=False):
     """Markdown table of evaluated claims."""
     head = ("| figure " if with_figure else "") + ("| paper's claim | read at | measured (mean ± SE; difference [90% "
-                                                  "interval], p) | verdict |")
+                                                  "interval], p of the test against δ) | verdict |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for figure, c in rows:
         at = {"last": "last epoch", "early": "first epoch ≥ 1", "mean": "mean over epochs", "": ""}.get(
             c["at"], f"epoch {c['at']}" if isinstance(c["at"], int) else str(c["at"]))
         if c["epochs"] and c["at"] in ("last", "early"):
             at = f"{at} ({', '.join(map(str, c['epochs']))})"
+        why = why_not_counted(c)
         verdict = f"**{c['verdict']}**" + (f", {decided(c['verdict'])}" if decided(c["verdict"]) else "") + (
-            " (by construction: not counted)" if c.get("by_construction") else "")
+            f" ({why})" if why else "")
         if "wide" in c:
             verdict += f" (wide grid: {c['wide']['verdict']}; {c['wide']['measured']})"
         cells = [c["claim"], at or "—", c["measured"], verdict]
@@ -221,8 +270,10 @@ def report(figure, preset, claims, summary):
         lines += [figure.notes(preset), ""]
     if "runs_per_group" in summary:
         counts = summary["runs_per_group"]
-        if len(set(counts.values())) == 1 and len(counts) > 6:
+        if len(set(counts.values())) == 1 and len(counts) > TABLE_CURVES:
             lines.append(f"Runs per curve: {next(iter(counts.values()))} (each of the {len(counts)} curves).")
+        elif len(counts) > TABLE_CURVES and where:
+            lines.append("Runs per curve: as the table of seeds above says.")
         else:
             lines.append("Runs per curve: " + ", ".join(f"{g}: {n}" for g, n in counts.items()) + ".")
         settings = summary["settings"]
@@ -256,35 +307,65 @@ def runs_per_net(seeds):
 
 
 def provenance_lines(where):
-    """The report's account of a figure's provenance: partial or not, seeds per curve, commit, machines."""
+    """The report's account of a figure's provenance: partial or not, seeds per curve (a table when there are more
+    than TABLE_CURVES curves), commit, machines."""
     seeds = where["seeds"]
     done = sum(len(s["done"]) for s in seeds.values())
     declared = sum(s["declared"] for s in seeds.values())
     if where["partial"]:
         head = (f"**Partial: {done} of the {declared} runs this figure declares are done**; its curves and verdicts "
-                "use those alone. Seeds done per curve: ")
+                "use those alone. Seeds done per curve")
     else:
-        head = "All runs done. Seeds per curve: "
-    lines = [head + "; ".join(f"{label} {len(s['done'])} of {s['declared']} ({seed_ranges(s['done'])})"
-                              for label, s in seeds.items()) + "."]
+        head = "All runs done. Seeds per curve"
+    table = len(seeds) > TABLE_CURVES
+    lines = [head + (" in the table below." if table else ": " + "; ".join(
+        f"{label} {len(s['done'])} of {s['declared']} ({seed_ranges(s['done'])})" for label, s in seeds.items()) + ".")]
     machines = where["training_seconds"]
     if machines:
         lines.append("Training and measurement time recorded by these runs: " + "; ".join(
-            f"{seconds / 60:.1f} min on {machine}" for machine, seconds in machines.items()) + ".")
+            f"{time_split(times)} on {machine}" for machine, times in machines.items()) + ".")
     drawn = f"commit `{where['commit']}`" if where["commit"] else "code that is not a git checkout"
     lines.append(f"Drawn by {drawn}; each run records the commit and machine of each stretch that trained it.")
-    return [" ".join(lines)]
+    out = [" ".join(lines)]
+    if table:
+        out += ["", "| curve | seeds done | of | which |", "|---|---|---|---|"]
+        out += [f"| {label} | {len(s['done'])} | {s['declared']} | {seed_ranges(s['done'])} |"
+                for label, s in seeds.items()]
+    return out
 
 
-def write_index(root, preset, notes=None):
-    """<root>/CLAIMS.md: the claims table of every figure whose numbers.json exists, in figure order.
+TABLE_CURVES = 6
 
+
+def time_split(times):
+    """One machine's time: 'training X min + measuring Y min (Z% of training)' where the runs timed the two apart,
+    the total and 'not recorded' where they did not (older runs; a bare number, the total, is an older
+    numbers.json's), and both where some did."""
+    if not isinstance(times, dict):
+        times = {"total": float(times), "not_split": float(times)}
+    total, training, measuring, not_split = (float(times.get(k, 0.0))
+                                             for k in ("total", "training", "measuring", "not_split"))
+    if not (training or measuring):
+        return f"{total / 60:.1f} min (training and measuring apart: not recorded)"
+    share = f" ({measuring / training:.0%} of training)" if training > 0 else ""
+    text = f"training {training / 60:.1f} min + measuring {measuring / 60:.1f} min{share}"
+    if not_split > 0:
+        text += f", and {not_split / 60:.1f} min of older epochs that did not record the split"
+    return text
+
+
+def write_index(root, preset, notes=None, order=None):
+    """<root>/CLAIMS.md: the claims table of every figure whose numbers.json exists, in `order`.
+
+    order: the figure names in the order the index lists them (the caller's: cli.py passes analysis.figures'
+    order, which this module, below the figures, does not import); None: the folders of <root>, sorted.
     A numbers.json that cannot be read (truncated, edited) is skipped, never fatal to the other figures:
     CLAIMS.md says so, and so does a line added to `notes` (a list) for the caller to show; the same
     command with that figure draws it again."""
-    from ..figures import FIGURES
+    if order is None:
+        order = sorted(n for n in os.listdir(root) if os.path.isfile(os.path.join(root, n, "numbers.json")))
     rows, times, skipped = [], [], []
-    for name in FIGURES:
+    for name in order:
         path = os.path.join(root, name, "numbers.json")
         if os.path.exists(path):
             try:

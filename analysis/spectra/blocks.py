@@ -200,7 +200,7 @@ class BlockOperator:
 
     __matmul__ = matvec
 
-    def dense(self, limit=20_000, progress=None):
+    def dense(self, limit=LIMIT, progress=None):
         """The block's matrix, column by column, symmetrized (d_b products)."""
         xp = mg.get_array_module(mg.to_device(numpy.zeros(1), self.device))
         return dense_matrix(self.matvec, self.dim, self.rows, xp, limit, "a dense block", progress)
@@ -383,8 +383,9 @@ def slq_side_by_side(batch, steps=DEFAULT_STEPS, probes=DEFAULT_PROBES, seed=0, 
     pass per step for all blocks. Block b gets the probes and steps (min(steps, d_b)) slq_spectrum(
     BlockOperator(operator, b)) would, and equals it to rounding; a list of its results, one per block."""
     from .lanczos import DEFAULT_TOL, gauss_quadrature, lanczos
-    from .slq import _summary, default_sigma
-    from .window import WINDOWS, discrete_cdf, fractions
+    from .density import default_sigma
+    from .slq import _summary
+    from .window import WINDOWS
     blocks, probes, sigma = batch.blocks, int(probes), default_sigma(window)
     caps = [min(int(steps), b.dim) for b in blocks]
     padded = _SideBySide(batch, caps)
@@ -407,7 +408,7 @@ def slq_side_by_side(batch, steps=DEFAULT_STEPS, probes=DEFAULT_PROBES, seed=0, 
                 breakdowns[k].append({"probe": p, "steps": len(alphas)})
             nodes, weights = gauss_quadrature(alphas, betas)
             runs[k].append({"alphas": alphas, "betas": betas, "nodes": nodes, "weights": weights,
-                            "steps": len(alphas), "fractions": fractions(discrete_cdf(nodes, weights, sigma), window)})
+                            "steps": len(alphas)})          # _summary adds each probe's fractions
     seconds = time.perf_counter() - began
     results = []
     for k, block in enumerate(blocks):

@@ -21,7 +21,7 @@ from models.files import jsonable
 
 from .window import WINDOW, WINDOWS, discrete_cdf, fraction_curves, fractions
 
-LIMIT = 10_000
+LIMIT = 10_000         # the largest dense Hessian (or block) any method builds: 800 MB in float64
 
 
 def spectrum_summary(eigenvalues, window=WINDOW, extremes=5, windows=WINDOWS):

@@ -27,6 +27,8 @@ import numpy
 import minigrad as mg
 from models import objective
 
+from .exact import LIMIT
+
 
 class HessianOperator:
     def __init__(self, model, x, labels, batch_size=1024, penalty=True, method="fwd-rev"):
@@ -96,7 +98,7 @@ class HessianOperator:
 
     __matmul__ = matvec
 
-    def dense(self, limit=20_000, progress=None):
+    def dense(self, limit=LIMIT, progress=None):
         """The whole matrix, column by column from products with basis vectors, symmetrized (small nets only).
 
         `progress`, if given, is called after each column (the CLI draws a bar with it).

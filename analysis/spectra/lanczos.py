@@ -12,7 +12,7 @@ of the spectral measure μ_r = Σ_i (u_iᵀ q_1)² δ(λ_i), whose weights are t
 squared first components of T's eigenvectors. That is what stochastic Lanczos
 quadrature (analysis/spectra/slq.py) averages over random r.
 
-Choices (ENGINE-ANCHORS.md recommendation 12, and the pitfalls of §1.7):
+Choices:
 
 * float64 throughout: the basis, α and β are float64 even when the operator
   multiplies in float32 (its products come back as float64 and are cast here

@@ -1,84 +1,26 @@
 """Stochastic Lanczos quadrature (SLQ): the Hessian's eigenvalue density from a few hundred products.
 
-For a symmetric N x N operator H with eigenpairs (λ_i, u_i), the spectral density
-φ(λ) = (1/N) Σ_i δ(λ - λ_i) is the expectation, over random probes r with
-E[r rᵀ] = I, of the probe's spectral measure μ_r = Σ_i (u_iᵀ r)²/|r|² δ(λ - λ_i).
-Lanczos from q_1 = r/|r| gives the m-point Gauss quadrature of μ_r: nodes θ_j (the
-Ritz values) and weights τ_j (squared first components of T's eigenvectors), so
-
-    φ ≈ (1/n_v) Σ_probes Σ_j τ_j δ(λ - θ_j)                     (pooled quadrature)
-
-which matches (1/N) tr(H^k) in expectation for every k <= 2m - 1 (each probe's
-quadrature reproduces r̂ᵀ H^k r̂ exactly). Probes are Rademacher (±1), drawn on the
-host from a seeded generator and moved to the operator's device, so CPU and GPU
-runs use the same probes.
-
-What is stored: for every probe the raw tridiagonal (α, β), nodes and weights, so
-that smoothing and windows can be redone without any new product (google's
-`tridiag_to_eigv` separation).
-
-Two widths, both standard deviations of a Gaussian kernel, both recorded:
-
-* `sigma`, for the degenerate / negative / positive fractions, is read from
-  `window.fractions(window.discrete_cdf(nodes, weights / n_v, sigma))`, the same
-  window as the exact spectrum and the moment fit. Default window / 3 (1e-3 for
-  the default window, the std of the paper's narrow Gaussian): a node at 0 then
-  keeps 99.7% of its weight inside the window, and nodes near ±w are split
-  smoothly instead of all-or-nothing. A width on the scale of the spectral range
-  would smear the degenerate bulk over many windows and destroy the fractions (on
-  the 10x16 test net, σ = range/steps turns a true degenerate fraction of 0.68
-  into 0.21).
-* `density_sigma`, for drawing φ on a grid (`density`), default (θ_max - θ_min) /
-  steps: roughly the spacing of Gauss nodes, so the curve is smooth rather than
-  a comb of spikes at the Ritz values (eigenthings v1's default). Not a variance
-  (PyHessian and google/spectral-density scale a variance by the range).
-
-Defaults, 100 steps and 10 probes:
-
-* steps: the extreme Ritz values converge first (on the 4,852-parameter test net
-  they equal the extreme eigenvalues to 1e-12 after 50 steps), but the fractions
-  need resolution near 0, where Gauss nodes are about (range)/steps apart: on that
-  net the degenerate fraction is off by 0.04 with 50 steps, 0.02 with 100, 0.01
-  with 200 (σ = 1e-3, true value 0.68). 100 is where PyHessian and eigenthings
-  (80) settle too, and costs 100 HVPs per probe.
-* probes: one probe's estimate of a fraction f of N eigenvalues has a standard
-  deviation of about sqrt(2 f (1 - f) / N) (0.01 on the test net; measured 0.006);
-  with 10 the mean is stable (standard error 0.002 there, ten times below the
-  quadrature's resolution error) and the spread over probes gives an error bar
-  (`fraction_stderr`). PyHessian's default of one probe gives none.
-* full reorthogonalization (default): without it, once a Ritz value converges
-  the basis loses orthogonality and duplicates of converged eigenvalues ("ghost"
-  eigenvalues) appear with wrong weights, most visibly at the ends of the spectrum
-  that we report. The cost is a steps x N float64 basis (100 x 874,772 x 8 bytes
-  = 0.7 GB for the paper's big net) and two extra matrix-vector products with it
-  per step; switch it off with reorthogonalize=False where that does not fit.
+For each Rademacher probe r, Lanczos from r/|r| gives the Gauss quadrature (Ritz values, weights) of r's
+spectral measure; pooled over probes it estimates φ(λ) = (1/N) Σ_i δ(λ - λ_i), exact in expectation for
+the moments up to 2·steps - 1. Probes are drawn on the host from one seeded generator, so CPU and GPU
+runs use the same ones. Every probe's raw tridiagonal, nodes and weights are stored, so fractions and
+curves (density.py) can be redone without a new product. Why 100 steps, 10 probes, full
+reorthogonalization and the two kernel widths: docs/spectra.md.
 """
 import time
 
 import numpy
-from scipy.special import ndtr
 
 import minigrad as mg
 
 from models.files import jsonable
 
+from .density import default_density_sigma, default_sigma, pooled, probe_fractions, slq_fractions
 from .lanczos import DEFAULT_TOL, gauss_quadrature, lanczos
-from .window import WINDOW, WINDOWS, discrete_cdf, fraction_curves, fractions
+from .window import WINDOW, WINDOWS, discrete_cdf, fraction_curves
 
 DEFAULT_STEPS = 100
 DEFAULT_PROBES = 10
-
-
-def default_sigma(window=WINDOW):
-    """The kernel std for the fractions: a third of the window (1e-3 for the default window)."""
-    return window / 3
-
-
-def default_density_sigma(nodes, steps):
-    """The kernel std for drawing the density: (largest - smallest node) / steps."""
-    nodes = numpy.concatenate([numpy.ravel(n) for n in nodes]) if len(nodes) else numpy.zeros(1)
-    spread = float(numpy.max(nodes) - numpy.min(nodes))
-    return spread / max(int(steps), 1) if spread > 0 else 1e-3
 
 
 def rademacher(rng, dim):
@@ -94,61 +36,10 @@ def operator_device(operator):
     return mg.get_device(device if device is not None else "cpu")
 
 
-def pooled(probes):
-    """All probes' (nodes, weights) concatenated, each probe's weights divided by the number of probes."""
-    nodes = numpy.concatenate([numpy.asarray(p["nodes"], dtype=numpy.float64) for p in probes])
-    weights = numpy.concatenate([numpy.asarray(p["weights"], dtype=numpy.float64) / len(probes) for p in probes])
-    return nodes, weights
-
-
 def quadrature_moments(nodes, weights, orders=(1, 2, 3, 4)):
     """{k: Σ w θ^k} (for pooled quadrature: the estimate of (1/N) tr(H^k))."""
     nodes, weights = numpy.asarray(nodes, dtype=numpy.float64), numpy.asarray(weights, dtype=numpy.float64)
     return {int(k): float(numpy.sum(weights * nodes ** k)) for k in orders}
-
-
-def slq_fractions(probes, sigma, window=WINDOW):
-    """Fractions of the pooled quadrature smoothed by N(0, σ²), through the one window definition."""
-    nodes, weights = pooled(probes)
-    return fractions(discrete_cdf(nodes, weights, sigma), window)
-
-
-def density(nodes, weights, sigma, grid=None, points=4001, expand=5.0):
-    """The Gaussian-smoothed quadrature Σ w N(λ; θ, σ²) on a grid, normalized to integrate to 1.
-
-    nodes, weights  a quadrature, e.g. all probes pooled (`pooled`); weights are normalized to sum 1
-    sigma           the kernel's STANDARD DEVIATION (not a variance)
-    grid            evaluation points (ascending, evenly spaced); default `points` points
-                    from min(nodes) - expand·σ to max(nodes) + expand·σ
-
-    Each value is the kernel mass in the grid cell around the point divided by the
-    cell width (the exact average of the smooth density over the cell), so a grid
-    coarser than σ neither misses nor double-counts narrow peaks; on a fine grid this
-    is the pointwise density. The result is renormalized so that its trapezoid
-    integral is exactly 1 (it is already within about 1e-6 when the grid spans
-    ±5σ beyond the nodes). Returns (grid, values) as host float64 arrays.
-    """
-    nodes = numpy.asarray(nodes, dtype=numpy.float64).ravel()
-    weights = numpy.asarray(weights, dtype=numpy.float64).ravel()
-    if not sigma > 0:
-        raise ValueError(f"the smoothing width sigma must be positive, got {sigma!r}")
-    weights = weights / numpy.sum(weights)
-    if grid is None:
-        grid = numpy.linspace(nodes.min() - expand * sigma, nodes.max() + expand * sigma, int(points))
-    grid = numpy.asarray(grid, dtype=numpy.float64)
-    if grid.ndim != 1 or grid.size < 2 or not numpy.all(numpy.diff(grid) > 0):
-        raise ValueError("the density grid must be an ascending 1-d array of at least 2 points")
-    edges = numpy.concatenate([[grid[0] - (grid[1] - grid[0]) / 2], (grid[1:] + grid[:-1]) / 2,
-                               [grid[-1] + (grid[-1] - grid[-2]) / 2]])
-    mass = numpy.zeros(grid.size)
-    for chunk in range(0, nodes.size, 256):     # bounded memory: (256 x points) at a time
-        cdf = ndtr((edges[None, :] - nodes[chunk:chunk + 256, None]) / sigma)
-        mass += weights[chunk:chunk + 256] @ numpy.diff(cdf, axis=1)
-    values = mass / numpy.diff(edges)
-    total = numpy.trapezoid(values, grid) if hasattr(numpy, "trapezoid") else numpy.trapz(values, grid)
-    if not total > 0:
-        raise ValueError("the density grid holds none of the quadrature's mass")
-    return grid, values / total
 
 
 def slq_spectrum(operator, steps=DEFAULT_STEPS, probes=DEFAULT_PROBES, seed=0, sigma=None, window=WINDOW,
@@ -196,8 +87,7 @@ def slq_spectrum(operator, steps=DEFAULT_STEPS, probes=DEFAULT_PROBES, seed=0, s
             if len(alphas) < steps:
                 breakdowns[s].append({"probe": p, "steps": len(alphas)})
             nodes, weights = gauss_quadrature(alphas, betas)
-            runs[s].append({"alphas": alphas, "betas": betas, "nodes": nodes, "weights": weights, "steps": len(alphas),
-                            "fractions": fractions(discrete_cdf(nodes, weights, sigma), window)})
+            runs[s].append({"alphas": alphas, "betas": betas, "nodes": nodes, "weights": weights, "steps": len(alphas)})
     seconds = (time.perf_counter() - began) / members
     settings = {"steps": steps, "probes": probes, "seed": seed, "probe": "rademacher",
                 "reorthogonalize": bool(reorthogonalize), "tol": tol, "sigma": sigma, "sigma_is": "standard deviation",
@@ -212,6 +102,8 @@ def slq_spectrum(operator, steps=DEFAULT_STEPS, probes=DEFAULT_PROBES, seed=0, s
 def _summary(runs, breakdowns, density_sigma, settings):
     """The JSON-ready result of one operator's (or ensemble member's) probes."""
     probes, steps, sigma, window = (settings[k] for k in ("probes", "steps", "sigma", "window"))
+    for run, found in zip(runs, probe_fractions(runs, sigma, window)):
+        run["fractions"] = found            # each probe's own fractions, after its alphas .. steps
     nodes, weights = pooled(runs)
     per_probe = {k: numpy.array([r["fractions"][k] for r in runs]) for k in ("negative", "degenerate", "positive")}
     stderr = {k: float(v.std(ddof=1) / numpy.sqrt(probes)) if probes > 1 else None for k, v in per_probe.items()}
@@ -239,9 +131,3 @@ def _summary(runs, breakdowns, density_sigma, settings):
         result["products"] = settings["products"]
     return jsonable(result)
 
-
-def density_of(result, sigma=None, **kwargs):
-    """`density` of a stored SLQ result (its per-probe nodes and weights), with its density_sigma by default."""
-    runs = result["runs"]
-    nodes, weights = pooled(runs)
-    return density(nodes, weights, result["density_sigma"] if sigma is None else sigma, **kwargs)

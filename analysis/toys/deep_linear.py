@@ -34,7 +34,7 @@ diverges unless lr < 2 / lambda_max ~ 1e-13, while the plain net's Hessian is
 import numpy as np
 from scipy.optimize import root
 
-from . import flow, plots
+from . import flow, toy_figures
 
 # ---------------------------------------------------------------- settings
 ARCHITECTURES = ("plain", "residual", "hyperres")
@@ -168,7 +168,7 @@ def run(out_dir, quick=False):
     settings = {"portrait_s": PORTRAIT_S, "depth": DEPTH, "target": TARGET, "init_scale": INIT_SCALE,
                 "init_seed": INIT_SEED, "initial_a": a0, "converged_fraction": CONVERGED_FRACTION,
                 "quick": quick}
-    plots.save_json(f"{out_dir}/deep_linear.json", {
+    toy_figures.save_json(f"{out_dir}/deep_linear.json", {
         "settings": settings, "summary": summary,
         "trajectories": {arch: {"t": t, "u": u, "lambda_max": lam} for arch, (t, u, lam) in runs.items()}})
     summary["figures"] = [portrait_path, traj_path]
@@ -182,7 +182,7 @@ TITLES = {"plain": "plain: (s - a1 a2)^2 / 2", "residual": "residual: (s - (a1+1
 
 
 def plot_portraits(path, saddle_points, n=101):
-    fig, axes = plots.figure(3, width=4.3, height=4.0)
+    fig, axes = toy_figures.figure(3, width=4.3, height=4.0)
     grid = np.linspace(*PORTRAIT_RANGE, n)
     A1, A2 = np.meshgrid(grid, grid)
     for ax, arch in zip(axes, ARCHITECTURES):
@@ -204,17 +204,17 @@ def plot_portraits(path, saddle_points, n=101):
     fig.suptitle("Two-layer single-mode energies: gold curve = minima (u = s), colour = log10 |grad E|",
                  fontsize=10)
     fig.tight_layout()
-    plots.save_figure(fig, path)
+    toy_figures.save_figure(fig, path)
 
 
 def plot_trajectories(path, runs, times):
-    fig, axes = plots.figure(2, width=5.2, height=3.9)
+    fig, axes = toy_figures.figure(2, width=5.2, height=3.9)
     for arch, (t, u, lam) in runs.items():
         label = f"{arch}: t90 = {times[arch]:.3g}" if times[arch] is not None else f"{arch}: not converged"
         axes[0].plot(t[1:], u[1:], color=COLORS[arch], label=label)
         axes[1].plot(t[1:], lam[1:], color=COLORS[arch], label=arch)
         for ax in axes:
-            plots.mark_time(ax, times[arch], COLORS[arch])
+            toy_figures.mark_time(ax, times[arch], COLORS[arch])
     axes[0].axhline(TARGET, color="gray", ls=":", lw=1)
     axes[0].set(xscale="log", yscale="log", xlabel="gradient-flow time (= lr x steps)",
                 ylabel="u = end-to-end map", title=f"{DEPTH} layers, s = {TARGET:g}: u(t)")
@@ -224,7 +224,7 @@ def plot_trajectories(path, runs, times):
                 title="stiffness: gradient descent needs lr < 2 / this")
     axes[1].legend(fontsize=7)
     fig.tight_layout()
-    plots.save_figure(fig, path)
+    toy_figures.save_figure(fig, path)
 
 
 def summary_rows(s):

@@ -36,7 +36,7 @@ in the paper's 0-400 axis.
 """
 import numpy as np
 
-from . import flow, plots
+from . import flow, toy_figures
 
 # ---------------------------------------------------------------- settings (docs/paper.md §2.2)
 S = np.array([3.0, 1.5])                               # singular values s1, s2
@@ -140,13 +140,13 @@ def run(out_dir, quick=False):
                 "small_init_lr": SMALL_INIT_LR, "small_init_seed": SMALL_INIT_SEED,
                 "equal_norm_lr": EQUAL_NORM_LR, "equal_norm_nudge": EQUAL_NORM_NUDGE,
                 "nudge_seed": NUDGE_SEED, "nudge_n_iter": NUDGE_N_ITER, "converged_fraction": CONVERGED_FRACTION}
-    plots.save_json(f"{out_dir}/linear_modes.json",
+    toy_figures.save_json(f"{out_dir}/linear_modes.json",
                     {"settings": settings, "results": results, "curves": curves})
     return {"results": results, "figures": [path]}
 
 
 def plot(path, curves, results):
-    fig, axes = plots.figure(2, width=5.0, height=3.8)
+    fig, axes = toy_figures.figure(2, width=5.0, height=3.8)
     titles = {"small": f"(a) weights ~ N(0, {SMALL_INIT_STD:g}^2), lr {SMALL_INIT_LR:g}",
               "equal_norm": f"(b) equal-norm start, lr {EQUAL_NORM_LR:g}"}
     for ax, setting in zip(axes, ("small", "equal_norm")):
@@ -154,14 +154,14 @@ def plot(path, curves, results):
             c = curves[f"{setting}_{kind}"]
             for mode, color in (("m1", "tab:blue"), ("m2", "tab:green")):
                 ax.plot(c["iteration"], c[mode], color=color, ls=ls, label=f"{kind}: {mode}")
-            plots.mark_time(ax, results[f"{setting}_{kind}"]["iterations_to_90pct"],
+            toy_figures.mark_time(ax, results[f"{setting}_{kind}"]["iterations_to_90pct"],
                             "gray" if kind == "plain" else "black", f"{kind}: all modes within 10%")
         for s in S:
             ax.axhline(s, color="gray", lw=0.6, ls=":")
         ax.set(xlabel="iteration", ylabel="mode strength  a~ . b~", title=titles[setting])
         ax.legend(fontsize=7, loc="center right")
     fig.tight_layout()
-    plots.save_figure(fig, path)
+    toy_figures.save_figure(fig, path)
 
 
 def summary_rows(s):

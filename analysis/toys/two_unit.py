@@ -1,104 +1,11 @@
-r"""Two hidden units learning from a teacher: overlap and elimination singularities (Fig 2).
+"""Two hidden units learning from a teacher: overlap and elimination singularities (Fig 2).
 
-The network (Wei, Zhang, Cousseau, Ozeki & Amari 2008; the paper's Fig 2)::
-
-    y(x) = w_a phi(J_a . x) + w_b phi(J_b . x),     phi(s) = erf(s / sqrt 2),
-
-learns from a teacher of the same form, T(x) = v_a phi(t_a . x) + v_b phi(t_b . x),
-with Gaussian inputs x ~ N(0, I_n).  The quantity learned is the generalisation
-error (the loss averaged over all inputs)::
-
-    L = 1/2 E_x[(y(x) - T(x))^2].
-
-Exact averages (Saad & Solla 1995).  For this phi, E[phi(a.x) phi(b.x)] has the
-closed form::
-
-    k(a, b) = (2/pi) arcsin( a.b / sqrt((1 + |a|^2)(1 + |b|^2)) ).
-
-Stack the student's and the teacher's units into one list U = (J_a, J_b, t_a, t_b)
-with signed output weights c = (w_a, w_b, -v_a, -v_b).  Then y - T = sum_i c_i phi(U_i.x) and::
-
-    L          = 1/2 sum_ij c_i c_j k(U_i, U_j)
-    dL/dw_i    = sum_j c_j k(U_i, U_j)                       (i a student unit)
-    dL/dJ_i    = c_i sum_j c_j dk/da(U_i, U_j)               (j = i included: the term
-                                       1/2 c_i^2 k(U_i, U_i) has U_i in both slots, 1/2 * 2 = 1)
-    dk/da(a,b) = (2/pi) (b - (a.b / (1 + |a|^2)) a) / sqrt((1 + |a|^2)(1 + |b|^2) - (a.b)^2)
-
-(the last line is d/da of arcsin(r), r = a.b / sqrt(AB), A = 1 + |a|^2, B = 1 + |b|^2:
-dr/da = (b - (a.b / A) a) / sqrt(AB) and d arcsin(r)/dr = 1 / sqrt(1 - r^2)).
-Gradient flow of L is therefore the *exact* averaged (batch) learning dynamics;
-online learning (one fresh noisy sample per step) adds noise around it.
-
-Reduced coordinates (the paper's Fig 2a)::
-
-    h = 1/2 |J_a - J_b|^2            overlap: h = 0 means two identical units
-    z = (w_a - w_b) / (w_a + w_b)    elimination: z = +1 means w_b = 0, z = -1 means w_a = 0
-
-On h = 0 only w = w_a + w_b is identifiable, so z is free: the line h = 0 is a
-line of critical points once the other weights are optimal.  Taylor-expanding in
-u = J_a - J_b (with J_a = v + (1-z)/2 u, J_b = v - (1+z)/2 u the first-order term
-cancels) shows the loss near it is::
-
-    L = L* + (w (1 - z^2) / 8) u^T Q u + O(|u|^3),   Q = E[(w phi(v.x) - T(x)) phi''(v.x) x x^T],
-
-where L* is the error of the best single unit.  The factor (1 - z^2) changes sign at the
-elimination lines z = +-1, which therefore cut h = 0 into a stable segment (a
-"Milnor attractor": it attracts a whole region, yet is not a minimum) and
-unstable segments.  With one input dimension Q is a number, so a stable segment
-always exists; for our teacher it is |z| < 1, i.e. two units with output weights
-of the same sign, the "natural" configuration.
-
-How the 2-D (h, z) field is made.  The full parameter vector is 4-D for n = 1:
-(w_a, w_b, J_a, J_b) <-> (w, z, v, u) with w = w_a + w_b, v = (w_a J_a + w_b J_b) / w
-(the output-weighted mean input weight) and u = J_a - J_b = +sqrt(2h) (u > 0 is
-the side the teacher is on, t_a > t_b).  At each grid point (h, z) we
-
-1. set v = v*, the input weight of the best single-unit fit to the teacher (the
-   value v takes on the singular line);
-2. set w to its exact optimum given everything else: y is linear in w, so
-   w = E[g T] / E[g^2] with g = (1+z)/2 phi(J_a x) + (1-z)/2 phi(J_b x), in closed
-   form with k(.,.).  w is the fastest variable, so this is where the dynamics puts it;
-3. evaluate the exact averaged gradient of all four weights there and project the
-   flow onto (h, z) by the chain rule:
-   dh/dt = (J_a - J_b).(dJ_a/dt - dJ_b/dt),
-   dz/dt = 2 (w_b dw_a/dt - w_a dw_b/dt) / (w_a + w_b)^2.
-
-The trajectories drawn on top are NOT from this slice: they are the full 4-D
-dynamics (exact gradient flow, or online SGD), projected onto (h, z).  The pale
-basin is the set of grid points whose streamline in the 2-D field ends on the
-stable segment; it is a property of the slice and only approximates the basin
-of the full flow (at h = 1 the slice puts its edge near z = 0.57, the exact
-4-D flow between z = 0.60 and 0.68).
-
-Time is gradient-flow time: for gradient descent, learning rate x steps.
-
-The skip version (beyond the paper, which has no skip variant of this toy).
-In a residual layer each hidden unit's output carries its own input channel:
-unit i emits phi(J_i . x) + x_i.  Here, with one input dimension, unit i emits
-phi(J_i . x) + s_i . x with fixed, distinct skip weights s_a != s_b::
-
-    y(x) = w_a [phi(J_a . x) + s_a . x] + w_b [phi(J_b . x) + s_b . x].
-
-With J_a = J_b the output is (w_a + w_b) phi(J . x) + (w_a s_a + w_b s_b) . x, so w_a
-and w_b are *separately* identifiable: the overlap line stops being a line of
-equivalent networks, and with it goes the stable segment that traps learning.
-The teacher has no linear path, so we pick skip weights for which it is still
-exactly representable: v_a s_a + v_b s_b = 0 (here s = (0.25, 1.0), since v = (4, -1)).
-The same network with the skip put *inside* phi (phi((J_i + s_i) . x)) would
-only relabel the weights and shift the singular line to J_a - J_b = s_b - s_a,
-as skips do in linear nets (Supp. Note 5); we tried it, and from our starts the
-shifted line traps learning just as the original one does.
-
-Closed forms for the skip terms (Stein's lemma, E[phi(a.x) x] = E[phi'(a.x)] a)::
-
-    m(a, r)     = E[phi(a.x) (r.x)] = sqrt(2/pi) (a.r) / sqrt(1 + |a|^2)
-    dm/da(a, r) = sqrt(2/pi) (r - (a.r / (1 + |a|^2)) a) / sqrt(1 + |a|^2)
-    E[(r.x)(q.x)] = r.q
-
-so with r = w_a s_a + w_b s_b (the network's total linear path) the loss becomes
-L = 1/2 [c^T G c + 2 sum_j c_j m(U_j, r) + |r|^2], and for a student unit i
-dL/dw_i = E[(y - T)(phi(J_i.x) + s_i.x)] = sum_j c_j G_ij + m(J_i, r) + sum_j c_j m(U_j, s_i) + r.s_i
-dL/dJ_i = c_i [sum_j c_j dk/da(U_i, U_j) + dm/da(U_i, r)].
+The student y(x) = w_a phi(J_a.x) + w_b phi(J_b.x), phi(s) = erf(s/sqrt 2), learns a teacher of the same form
+on Gaussian inputs; its generalisation error and gradient are exact closed forms (Saad & Solla 1995), so
+gradient flow is the exact averaged dynamics and online SGD adds noise around it. Figures are drawn in the
+reduced coordinates h = |J_a - J_b|^2 / 2 (overlap) and z = (w_a - w_b)/(w_a + w_b) (elimination at z = ±1),
+with a skip variant beyond the paper. The derivations, the 2-D slice the field is drawn on and the settings'
+reasons: docs/toys.md ("Derivations of the two-unit model").
 """
 import functools
 
@@ -107,7 +14,7 @@ from scipy.interpolate import RegularGridInterpolator
 from scipy.optimize import minimize
 from scipy.special import erf
 
-from . import flow, plots
+from . import flow, toy_figures
 
 # ---------------------------------------------------------------- settings
 # One input dimension: Q above is then a number, so h = 0 always has a stable
@@ -310,7 +217,7 @@ def best_single_unit():
 
 
 def slice_point(h, z):
-    """The full weights at (h, z) on the 2-D slice described in the module docstring."""
+    """The full weights at (h, z) on the 2-D slice of docs/toys.md ("How the 2-D (h, z) field is made")."""
     v = np.array(best_single_unit()[1])
     u = np.sqrt(2.0 * h) * np.ones(INPUT_DIM) / np.sqrt(INPUT_DIM)
     alpha, beta = (1.0 + z) / 2.0, (1.0 - z) / 2.0      # w_a = alpha w, w_b = beta w
@@ -462,7 +369,7 @@ def run(out_dir, quick=False):
         step = max(1, len(run_["t"]) // 400)
         return {k: run_[k][::step] for k in ("t", "h", "z", "loss")}
     runs = {"near_exact": near, "on_exact": on_gd, "on_sgd": on_sgd, **skip_runs}
-    plots.save_json(f"{out_dir}/two_unit.json", {
+    toy_figures.save_json(f"{out_dir}/two_unit.json", {
         "settings": settings, "summary": summary,
         "field": {"h": h_grid, "z": z_grid, "h_dot": h_dot, "z_dot": z_dot, "basin": basin.astype(int)},
         "runs": {name: thin(r) for name, r in runs.items()},
@@ -476,7 +383,7 @@ NEAR_COLOR, ON_COLOR, SKIP_COLOR = "black", "tab:blue", "tab:orange"
 
 
 def plot_fig2(path, h_grid, z_grid, h_dot, z_dot, basin, near, on_gd, on_sgd):
-    fig, axes = plots.grid(2, 2, width=5.6, height=4.2)
+    fig, axes = toy_figures.grid(2, 2, width=5.6, height=4.2)
     ax = axes[0, 0]
     speed = np.clip(np.log10(np.hypot(h_dot, z_dot) + 1e-12), -5, 0)
     mesh = ax.contourf(h_grid, z_grid, speed, levels=np.linspace(-5, 0, 21), cmap="viridis")
@@ -504,7 +411,7 @@ def plot_fig2(path, h_grid, z_grid, h_dot, z_dot, basin, near, on_gd, on_sgd):
     ax.plot(near["t"], near["h"], color=NEAR_COLOR, label="h")
     ax.plot(near["t"], near["z"], color=NEAR_COLOR, ls="--", label="z")
     ax.axhline(1.0, color="tab:red", ls=":", lw=1, label="elimination line z = 1")
-    plots.mark_time(ax, near["t_learned"], "gray", "learned (L < L*/2)")
+    toy_figures.mark_time(ax, near["t_learned"], "gray", "learned (L < L*/2)")
     ax.set(xlabel="time", ylabel="h, z", title="(c) near-singularity plateau: exact flow, black dot")
     ax.legend(fontsize=8)
 
@@ -526,17 +433,17 @@ def plot_fig2(path, h_grid, z_grid, h_dot, z_dot, basin, near, on_gd, on_sgd):
     ax.set(xlabel="time", ylabel="generalisation error L", title="(e) exact-flow losses: plateaus at L*")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    plots.save_figure(fig, path)
+    toy_figures.save_figure(fig, path)
 
 
 def plot_skip(path, skip_runs):
-    fig, axes = plots.figure(3, width=4.5, height=3.7)
+    fig, axes = toy_figures.figure(3, width=4.5, height=3.7)
     for name, r in skip_runs.items():
         color = SKIP_COLOR if name.startswith("skip") else ON_COLOR
         ls = "-" if name.endswith("on_start") else "--"
         label = name.replace("_from_", " from ").replace("on_start", "blue dot").replace("on_line", "h = 0.001")
         axes[0].semilogy(r["t"], r["loss"], color=color, ls=ls, label=label)
-        plots.mark_time(axes[0], r["t_learned"], color)
+        toy_figures.mark_time(axes[0], r["t_learned"], color)
         axes[1].plot(r["t"], r["h"], color=color, ls=ls, label=label)
         axes[2].plot(r["t"], r["z"], color=color, ls=ls, label=label)
     axes[0].axhline(learned_loss(), color="gray", ls=":", lw=1, label="'learned' = L*/2")
@@ -546,7 +453,7 @@ def plot_skip(path, skip_runs):
     axes[2].axhline(1.0, color="tab:red", ls=":", lw=1)
     axes[2].set(xlabel="time", ylabel="z = (w_a - w_b)/(w_a + w_b)", title="skip: z is identifiable")
     fig.tight_layout()
-    plots.save_figure(fig, path)
+    toy_figures.save_figure(fig, path)
 
 
 def summary_rows(s):

@@ -1,4 +1,4 @@
-"""Losses: softmax cross-entropy (a primitive, see ops/softmax.py) and mean squared error."""
+"""Losses: softmax cross-entropy (a primitive, see ops/logits.py) and mean squared error."""
 from ..ops import mean, softmax_cross_entropy
 
 

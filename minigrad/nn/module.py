@@ -10,7 +10,7 @@ dict attribute is not found (wrap it in a small Module instead).
 import numpy
 
 from ..backend import get_device, to_device, to_host
-from ..tensor import Tensor
+from ..core import Tensor
 
 
 class Parameter(Tensor):

@@ -5,15 +5,20 @@ reduce       sum sum_to broadcast_to max, and the composites mean and logsumexp
 shape        reshape transpose swapaxes getitem concatenate, and the composite stack
 linalg       matmul linear
 conv         im2col (col2im is its adjoint)
-softmax      softmax softmax_cross_entropy
+logits       softmax softmax_cross_entropy
 """
-from ..tensor import Tensor
+from ..core import Tensor
 from .conv import im2col
 from .elementwise import abs, add, cast, div, exp, log, maximum, mul, neg, power, relu, sigmoid, sub, tanh, where
 from .linalg import linear, matmul
+from .logits import softmax, softmax_cross_entropy
 from .reduce import broadcast_to, logsumexp, max, mean, sum, sum_to
 from .shape import concatenate, getitem, reshape, stack, swapaxes, transpose
-from .softmax import softmax, softmax_cross_entropy
+
+__all__ = ["abs", "add", "cast", "div", "exp", "log", "maximum", "mul", "neg", "power", "relu", "sigmoid", "sub",
+           "tanh", "where", "broadcast_to", "logsumexp", "max", "mean", "sum", "sum_to", "concatenate", "getitem",
+           "reshape", "stack", "swapaxes", "transpose", "linear", "matmul", "im2col", "softmax",
+           "softmax_cross_entropy"]
 
 
 def _shape_args(args):

@@ -9,7 +9,7 @@ Each is therefore the other's vjp, and each is its own jvp.
 Both loop over the kh·kw kernel offsets and copy strided slices, which NumPy and
 CuPy do identically (no scatter-add, no device-specific kernel).
 """
-from ..tensor import Function
+from ..core import Function
 
 
 def out_size(size, k, stride, pad):
@@ -45,6 +45,12 @@ def col2im_array(xp, col, shape, stride, pad):
 class Im2col(Function):
     """cols = im2col(x).   x̄ = col2im(c̄ols),  ċols = im2col(ẋ) (padding is constant: zero tangent)."""
 
+    kh: int                 # kernel height
+    kw: int                 # kernel width
+    stride: tuple           # (sy, sx)
+    pad: tuple              # (py, px)
+    pad_value: float        # the value padding fills in (-inf for max pooling)
+
     def forward(self, x):
         return im2col_array(self.xp, x, self.kh, self.kw, self.stride, self.pad, self.pad_value)
 
@@ -57,6 +63,10 @@ class Im2col(Function):
 
 class Col2im(Function):
     """img = col2im(cols).   c̄ols = im2col(īmg),  ïmg = col2im(ċols)."""
+
+    shape: tuple            # the image's shape (N, C, H, W)
+    stride: tuple           # (sy, sx)
+    pad: tuple              # (py, px)
 
     def forward(self, col):
         return col2im_array(self.xp, col, self.shape, self.stride, self.pad)

@@ -6,7 +6,7 @@
 Binary ops broadcast; the reverse pass sums each cotangent back to its input's
 shape (autodiff.grad), so the rules below are written as if shapes matched.
 """
-from ..tensor import Function, plus, unwrap
+from ..core import Function, plus, unwrap
 
 
 class Add(Function):
@@ -81,6 +81,8 @@ class Neg(Function):
 
 class Power(Function):
     """y = xᵖ for a constant p.   ∂y/∂x = p·xᵖ⁻¹:   x̄ = ȳ·p·xᵖ⁻¹,  ẏ = ẋ·p·xᵖ⁻¹."""
+
+    p: float                # the constant exponent
 
     def forward(self, x):
         return x ** self.p
@@ -195,6 +197,8 @@ class Abs(Function):
 class Where(Function):
     """y = a where the constant mask c holds, b elsewhere.   ā = ȳ·c,  b̄ = ȳ·(1 - c),  ẏ = c ? ȧ : ḃ."""
 
+    condition: object       # the constant boolean mask (an array of the inputs' module)
+
     def forward(self, a, b):
         return self.xp.where(self.condition, a, b)
 
@@ -210,6 +214,8 @@ class Where(Function):
 
 class Cast(Function):
     """y = x converted to another float dtype.   x̄ = ȳ converted back,  ẏ = ẋ converted."""
+
+    dtype: object           # the float dtype to convert to
 
     def forward(self, x):
         return x.astype(self.dtype)

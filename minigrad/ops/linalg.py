@@ -4,7 +4,7 @@ For y = a b (matrices), perturbing a by δa changes y by δa b, so
     ⟨ȳ, δa b⟩ = ⟨ȳ bᵀ, δa⟩   gives   ā = ȳ bᵀ,   and likewise   b̄ = aᵀ ȳ.
 Both are products again, so second order needs nothing new.
 """
-from ..tensor import Function, plus_into
+from ..core import Function, plus_into
 from .reduce import sum_to
 from .shape import swapaxes
 

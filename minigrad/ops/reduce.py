@@ -4,7 +4,7 @@ Summing and broadcasting are each other's transposes: summing over an axis sends
 every x_i to the same y, so each x_i receives all of ȳ (a broadcast); broadcasting
 copies x to many places, so x̄ collects the sum of the copies' cotangents.
 """
-from ..tensor import Function
+from ..core import Function
 from .elementwise import exp, log
 
 
@@ -31,6 +31,9 @@ def sum_to_array(xp, a, shape):
 class Sum(Function):
     """y = Σ_{axes} x.   Each x_i feeds y once:   x̄ = ȳ broadcast back to x's shape,  ẏ = Σ ẋ."""
 
+    axes: tuple             # the reduced axes, sorted and non-negative
+    keepdims: bool
+
     def forward(self, x):
         return self.xp.asarray(x.sum(axis=self.axes, keepdims=self.keepdims))
 
@@ -45,6 +48,8 @@ class Sum(Function):
 class SumTo(Function):
     """y = x summed down to `shape` (undoing a broadcast).   x̄ = ȳ broadcast to x's shape,  ẏ = ẋ summed."""
 
+    shape: tuple            # the shape to sum down to
+
     def forward(self, x):
         return sum_to_array(self.xp, x, self.shape)
 
@@ -57,6 +62,8 @@ class SumTo(Function):
 
 class BroadcastTo(Function):
     """y = x copied along broadcast axes.   x̄ = ȳ summed back to x's shape,  ẏ = ẋ broadcast."""
+
+    shape: tuple            # the shape to broadcast to
 
     def forward(self, x):
         return self.xp.broadcast_to(x, self.shape)
@@ -73,6 +80,9 @@ class Max(Function):
 
     With the constant weights m_i = [x_i = y] / #ties:   x̄ = ȳ·m,  ẏ = Σ ẋ·m.
     """
+
+    axes: tuple             # the reduced axes, sorted and non-negative
+    keepdims: bool
 
     def forward(self, x):
         return self.xp.asarray(x.max(axis=self.axes, keepdims=self.keepdims))

@@ -3,11 +3,13 @@
 Each is linear, so its jvp is the op itself applied to the tangent, and its vjp is
 its transpose: the op that moves every cotangent back to where its value came from.
 """
-from ..tensor import Function, unwrap
+from ..core import Function, unwrap
 
 
 class Reshape(Function):
     """y = x with a new shape.   x̄ = ȳ reshaped back,  ẏ = ẋ reshaped."""
+
+    shape: tuple            # the new shape, with no -1 left
 
     def forward(self, x):
         return x.reshape(self.shape)
@@ -21,6 +23,8 @@ class Reshape(Function):
 
 class Transpose(Function):
     """y = x with permuted axes.   x̄ = ȳ with the inverse permutation,  ẏ = ẋ permuted."""
+
+    axes: tuple             # the permutation, non-negative
 
     def forward(self, x):
         return x.transpose(self.axes)
@@ -36,6 +40,8 @@ class Transpose(Function):
 class GetItem(Function):
     """y = x[index].   x̄ = ȳ added into zeros at `index` (repeated indices add up),  ẏ = ẋ[index]."""
 
+    index: object           # a NumPy index: int, slice, array, or a tuple of them
+
     def forward(self, x):
         return x[self.index]
 
@@ -48,6 +54,9 @@ class GetItem(Function):
 
 class IndexAdd(Function):
     """y = zeros(shape) with x added at `index`: the transpose of GetItem.   x̄ = ȳ[index],  ẏ = IndexAdd(ẋ)."""
+
+    index: object           # the index of the GetItem this transposes
+    shape: tuple            # the shape of that GetItem's input
 
     def forward(self, x):
         y = self.xp.zeros(self.shape, x.dtype)
@@ -66,6 +75,8 @@ class IndexAdd(Function):
 
 class Concat(Function):
     """y = [x₁, x₂, ...] joined along `axis`.   x̄_k = the k-th block of ȳ,  ẏ = [ẋ₁, ẋ₂, ...]."""
+
+    axis: int               # non-negative
 
     def forward(self, *xs):
         return self.xp.concatenate(xs, axis=self.axis)

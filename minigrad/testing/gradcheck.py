@@ -15,8 +15,8 @@ import numpy
 
 from ..autodiff import grad
 from ..backend import device_of, to_device, to_float
-from ..hvp import tangents
-from ..tensor import Tensor
+from ..core import Tensor
+from ..forward import tangents
 
 
 def _dot(a, b):

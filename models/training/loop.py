@@ -18,6 +18,13 @@ reports training accuracy. This loop does exactly that for any model the
   evaluated (cross-entropy) on both sets;
 * measurements (Hessian spectra, singularity meters, ...) can be attached and run
   at chosen epochs; their numbers go into that epoch's metrics row;
+* an epoch's `seconds` (metrics row) is its wall-clock from its first step to its
+  measurements' end, the checkpoint's write aside; the part spent in the attached
+  measurements is timed apart and kept per epoch in the checkpoint (`seconds_measuring`),
+  and summary.json adds up both sides: `seconds_training` (the steps and the loop's own
+  train/test evaluation) and `seconds_measuring`; epochs trained before the split was
+  recorded (an older run continued) count in `seconds_not_split`. No timing is ever part
+  of config.json, so it never changes a run's identity (analysis/reproduction/spec.py);
 * a loss that is NaN or infinite stops the run with `Diverged`; the checkpoint of
   the last finished epoch is kept (a step's loss is read once the next step is
   queued, so a GPU never idles waiting for it; the extra step is never saved);
@@ -195,12 +202,14 @@ class _Member:
         _check_folder(run_dir, resume)
         remove_temporaries(run_dir)
         self.history, self.saved, self.outcome, self.stretches = [], None, None, []
+        self.measuring = []                         # per epoch: seconds in the measurements; None: not recorded
         if resume:
             read_config(run_dir)                    # a damaged config.json is reported now, not by its next reader
             with _checkpoint_errors(run_dir):
                 model_state, optimizer_state, meta = load_checkpoint(self.paths[CHECKPOINT])
                 self.history = meta["history"]
                 self.stretches = meta.get("stretches", [])
+                self.measuring = _measuring_seconds(meta, len(self.history))
                 done = self.history[-1]["epoch"]
             if config.epochs < done:
                 raise RunError(f"the run in {run_dir} has done {done} epochs; resume it with --epochs {done} or more")
@@ -215,10 +224,11 @@ class _Member:
             self.stretches.append({"from_epoch": len(self.history), "commit": commit(),
                                    "machine": mg.describe(self.config.device)})
 
-    def finish_epoch(self, row, model_state, optimizer_state):
+    def finish_epoch(self, row, model_state, optimizer_state, measuring):
         self.history.append(row)
+        self.measuring.append(measuring)
         save_checkpoint(self.paths[CHECKPOINT], model_state, optimizer_state,
-                        {"history": self.history, "stretches": self.stretches})
+                        {"history": self.history, "stretches": self.stretches, "seconds_measuring": self.measuring})
         append_jsonl(self.paths[METRICS], row)
 
     def diverged(self, epoch, step, value):
@@ -233,9 +243,26 @@ class _Member:
         history = self.history
         self.outcome = {"status": "finished", "epochs": self.config.epochs,
                         **{k: v for k, v in history[-1].items() if k != "epoch"},
-                        "seconds_total": sum(r["seconds"] for r in history), "machine": mg.describe(self.config.device),
-                        "stretches": self.stretches}
+                        "seconds_total": sum(r["seconds"] for r in history), **time_split(history, self.measuring),
+                        "machine": mg.describe(self.config.device), "stretches": self.stretches}
         write_json(self.paths[SUMMARY], self.outcome)
+
+
+def _measuring_seconds(meta, epochs):
+    """A checkpoint's seconds spent measuring, one per epoch of its history: None for the epochs of a checkpoint
+    written before they were recorded (an older run), so that its summary says what is not known."""
+    kept = [v if isinstance(v, (int, float)) else None for v in meta.get("seconds_measuring") or []][:epochs]
+    return [None] * (epochs - len(kept)) + kept
+
+
+def time_split(history, measuring):
+    """summary.json's account of where a run's `seconds_total` went: {seconds_training, seconds_measuring}, over
+    the epochs that recorded the split, and seconds_not_split (only where some did not: epochs of an older run)."""
+    split = [(row["seconds"], m) for row, m in zip(history, measuring) if m is not None]
+    out = {"seconds_training": sum(s - m for s, m in split), "seconds_measuring": sum(m for _, m in split)}
+    if len(split) < len(history):
+        out["seconds_not_split"] = sum(row["seconds"] for row, m in zip(history, measuring) if m is None)
+    return out
 
 
 def _train(members, measurements, progress, data, stop_at):
@@ -278,13 +305,17 @@ def _train_together(members, data, arrays, measurements, progress, stop_at):
         member.saved = None
 
     def finish_epoch(rows, began):
+        measuring = time.perf_counter()
         for row, measured in zip(rows, _measure(measurements, model, data, rows[0]["epoch"])):
             row.update(measured)
-        seconds = (time.perf_counter() - began) / len(members)     # each member's share of the shared work
+        ended = time.perf_counter()
+        # each member's share of the shared work, the measurements' part too (also when they ran member by member)
+        seconds, measuring = (ended - began) / len(members), (ended - measuring) / len(members)
         optimizer_state = optimizer.state_dict()
         for s, (member, row) in enumerate(zip(members, rows)):
             row["seconds"] = seconds
-            member.finish_epoch(row, model.member(s).state_dict(), model.member_optimizer(optimizer_state, s))
+            member.finish_epoch(row, model.member(s).state_dict(), model.member_optimizer(optimizer_state, s),
+                                measuring)
         numbers = [k for k, v in rows[0].items() if isinstance(v, (int, float)) and k != "epoch"]
         progress.epoch({"epoch": rows[0]["epoch"], **{k: sum(row[k] for row in rows) / len(rows) for k in numbers}})
 

@@ -196,15 +196,15 @@ def test_a_listener_that_never_speaks_dask_is_one_sentence_in_seconds(silent_lis
 
 COUNTED = """
 import sys
-from analysis.reproduction import runner
-train = runner.train_ensemble
+from analysis.reproduction import sweep   # run_group, which trains, lives in sweep.py
+train = sweep.train_ensemble
 
 def counted(configs, folders, **kwargs):    # one line per training begun, in a file both processes append to
     with open(sys.argv[1], "a") as f:
         f.write("".join(folder + "\\n" for folder in folders))
     return train(configs, folders, **kwargs)
 
-runner.train_ensemble = counted
+sweep.train_ensemble = counted
 from cli import main
 try:
     main(sys.argv[2:])

@@ -3,7 +3,7 @@ import numpy
 import pytest
 
 import minigrad as mg
-from analysis.measurements import measurements
+from analysis.measurement_plan import measurements
 from analysis.spectra import HessianOperator, exact_spectrum, moment_spectrum
 from analysis.spectra.moments import estimate_moments
 from models import build

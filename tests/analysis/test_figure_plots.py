@@ -9,7 +9,7 @@ import pytest
 
 from analysis.figures import fidelity, fig3, fig5, fig6
 from analysis.reproduction import aggregate, presets
-from analysis.reproduction.plots import Colors, draw_figure, split_label
+from analysis.reproduction.figure_plots import Colors, draw_figure, split_label
 from analysis.reproduction.reproduce import runs_per_net
 
 PRESET = presets.get("test")
@@ -159,7 +159,7 @@ def test_the_budget_and_class_counts_of_the_presets_data():
 
 
 def test_index_ranges_hold_every_fit_on_their_grid():
-    from analysis.spectra.moments import fit_mixture, index_ranges, mixture_moments, wide_grids
+    from analysis.spectra.mixture_fit import fit_mixture, index_ranges, mixture_moments, wide_grids
     paper, wide = index_ranges(), index_ranges(wide_grids())
     assert paper["degenerate"] == pytest.approx((0.99630, 0.99730), abs=1e-5)
     assert paper["negative"] == pytest.approx((0.001349, 0.002349), abs=1e-6)

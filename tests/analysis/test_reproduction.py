@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from analysis.reproduction import aggregate, presets, runner
-from analysis.reproduction.claims import HELD, NO_DATA, NOT_HELD, WITHIN, Order, Range, Similar
+from analysis.reproduction.claims import HELD, NO_DATA, NOT_HELD, NOT_INFORMATIVE, WITHIN, Order, Range, Similar, counted
 from analysis.figures import FIGURES
 from analysis.reproduction.reproduce import reproduce
 from analysis.reproduction.runner import Sweep
@@ -219,9 +219,12 @@ def test_fig6_end_to_end_then_reused(tmp_path):
         if isinstance(claim.at, int):           # read at a fixed epoch: the mean is the curve's at that epoch
             curve = numbers["curves"][claim.groups[0]][claim.metric]
             assert curve["mean"][curve["epochs"].index(claim.at)] == pytest.approx(stats[0]["mean"], rel=1e-12)
-        values = {g: [aggregate.value_at([aggregate.derive(r) for r in runner.metrics(root, spec)], claim.metric,
-                                         claim.at) for spec in runs[g]] for g in claim.groups}
-        assert c["verdict"] == _verdict_by_hand(claim, values), c
+        rows = {g: [[aggregate.derive(r) for r in runner.metrics(root, spec)] for spec in runs[g]] for g in claim.groups}
+        values = {g: [aggregate.value_at(r, claim.metric, claim.at) for r in rows[g]] for g in claim.groups}
+        ends = [numpy.mean([aggregate.value_at(r, "train_acc", "last") for r in rows[g]]) for g in claim.groups]
+        at_chance = all(end <= 1 / presets.classes(runs[g][0].config.data) + 0.02 for g, end in zip(claim.groups, ends))
+        assert (c["verdict"] == NOT_INFORMATIVE) == at_chance, c           # the chance rule, by hand
+        assert c.get("tested", c["verdict"]) == _verdict_by_hand(claim, values), c
     assert numbers["curves"]["Residual"]["train_acc"]["n"][-1] == 2
     assert "meters/grad/layer01" in numbers["curves"]["Plain"]
     report = (out / "report.md").read_text()
@@ -509,8 +512,78 @@ def test_a_claim_on_a_fit_that_misses_its_moments_is_no_fit():
     assert other.evaluate({"a": _rows([0.9, 0.91, 0.92]), "b": _rows([0.1, 0.11, 0.12])})["verdict"] == HELD
 
 
+def test_the_narrowing_gap_has_its_wide_grid_twin():
+    from analysis.reproduction.claims import Narrows
+
+    def runs(early, late):
+        return [[{"epoch": 0}] + [{"epoch": e, "hessian/degeneracy": v + d, "hessian/fit_ok": 1.0,
+                                   "hessian/wide/degeneracy": v + d, "hessian/wide/fit_ok": 0.0}
+                                  for e, v in ((1, early), (2, late))] for d in (0.0, 0.01, 0.03)]
+    claim = Narrows("gap narrows", "hessian/degeneracy", ("a", "b")).evaluate(
+        {"a": runs(0.9, 0.5), "b": runs(0.1, 0.45)})
+    assert claim["verdict"] == HELD and claim["wide"]["verdict"] == "no fit"
+    assert claim["wide"]["metric"] == "hessian/wide/degeneracy"
+
+
+def test_a_claim_at_chance_is_not_informative_and_not_counted():
+    """Every group ends within 2 points of chance: the claim reads not informative whatever its test gives."""
+    from analysis.reproduction.claims import counted, decided, judge
+    claim = Order("A > B", "train_acc", ("A", "B"), at="last", min_effect=0.0)
+    low, lower = _rows([0.062, 0.064, 0.066]), _rows([0.050, 0.051, 0.052])      # 5-6.6% with 20 classes
+    result = judge(claim, {"A": low, "B": lower}, {"A": 0.05, "B": 0.05})
+    assert result["verdict"] == NOT_INFORMATIVE and result["tested"] == HELD and not counted([result])
+    assert "chance 5%" in result["at_chance"] and decided(result["verdict"]) == ""
+    learned = _rows([0.30, 0.31, 0.32])                                            # one net learned: informative
+    assert judge(claim, {"A": learned, "B": lower}, {"A": 0.05, "B": 0.05})["verdict"] == HELD
+    assert judge(claim, {"A": low, "B": lower}, {"A": 0.01, "B": 0.01})["verdict"] == HELD   # 100 classes: above chance
+    assert judge(claim, {"A": low, "B": lower}, {})["verdict"] == HELD             # chance unknown: not judged
+
+
+def test_claims_csv_is_tidy_and_prints_the_minimum_effect():
+    import csv
+    import io
+    from analysis.reproduction.reproduce import CLAIM_COLUMNS, claim_rows, claims_table
+    chain = Order("A > B > C", "train_acc", ("A", "B", "C"), at="last", percent=True, paired=True).evaluate(
+        {"A": _rows([0.9, 0.91, 0.92]), "B": _rows([0.5, 0.52, 0.53]), "C": _rows([0.1, 0.12, 0.11])})
+    assert "(paired, δ = 1)" in chain["measured"]            # the p-value's test and its δ, in the claim's units
+    rows = claim_rows("figX", chain)
+    assert len(rows) == 2 and all(len(r) == len(CLAIM_COLUMNS) for r in rows)     # one row per tested pair
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([CLAIM_COLUMNS] + rows)
+    first, second = csv.DictReader(io.StringIO(buffer.getvalue()))
+    assert (first["group a"], first["group b"], second["group a"], second["group b"]) == ("A", "B", "B", "C")
+    assert float(first["mean a"]) == pytest.approx(0.91) and first["n a"] == "3" and float(first["delta"]) == 0.01
+    assert first["test"] == "paired" and first["sides"] == "one-sided" and first["verdict"] == HELD
+    assert float(first["ci90 low"]) < float(first["effect"]) < float(first["ci90 high"]) and float(first["p"]) < 0.05
+    same = Similar("A ≈ B", "m", ("A", "B"), at="last", margin=0.1).evaluate({"A": _rows([1.0, 1.1], "m"),
+                                                                               "B": _rows([1.05, 1.0], "m")})
+    (row,) = claim_rows("figX", same)
+    assert dict(zip(CLAIM_COLUMNS, row))["test"] == "TOST" and dict(zip(CLAIM_COLUMNS, row))["margin"] == "0.1"
+    (empty,) = claim_rows("figX", Order("A > B", "m", ("A", "B")).evaluate({"A": _rows([1.0], "m")}))
+    assert dict(zip(CLAIM_COLUMNS, empty))["verdict"] == NO_DATA and dict(zip(CLAIM_COLUMNS, empty))["test"] == ""
+    repeated = Order("A > B", "m", ("A", "B"), at="last", repeats="its stated cell").evaluate(
+        {"A": _rows([1.0, 1.1], "m"), "B": _rows([0.0, 0.1], "m")})
+    assert not counted([repeated]) and "the same runs as its stated cell: not counted" in claims_table([("f", repeated)])
+
+
+def test_a_negligible_standard_error_prints_as_zero():
+    from analysis.reproduction.claims import format_stats
+    assert format_stats({"mean": 0.0013642297, "se": 1e-15, "n": 3}) == "0.00136423 ± 0 (n=3)"
+    assert format_stats({"mean": 0.9972776, "se": 5.3e-6, "n": 5}) == "0.9972776 ± 0.0000053 (n=5)"   # small, shown
+
+
+def test_the_fidelity_grid_tests_paired_and_counts_a_repeated_cell_once():
+    claims = FIGURES["fidelity"].claims(TEST)
+    assert all(c.paired for c in claims)
+    by_text = {c.text: c for c in claims}
+    assert by_text["Fig 5b: BiasReg > Plain — scaled skips"].repeats      # neither net has a skip to scale
+    assert by_text["Fig 5b: BiasReg > Plain — preprocess=unit"].repeats is None
+    assert by_text["Fig 5b: BiasReg > Plain — stated"].repeats is None
+    assert by_text["Fig 3: skip connections help, Residual > Plain — SkipInit"].repeats is None
+
+
 def test_derived_rows_carry_both_fits_of_their_moments():
-    from analysis.spectra.moments import mixture_moments
+    from analysis.spectra.mixture_fit import mixture_moments
     m = mixture_moments(w=5e-4, xi=10.0, omega=3.0, alpha=1.0)
     row = aggregate.derive({"epoch": 2, **{f"hessian/m{k}": float(v) for k, v in enumerate(m, 1)}})
     assert {"hessian/fit_error", "hessian/fit_edges", "hessian/fit_ok", "hessian/wide/degeneracy",
@@ -570,3 +643,14 @@ def test_time_course_claims_on_constructed_curves():
     both_ways = [[dict(r, o=(1 if i % 2 else -1) * r["m"]) if "m" in r else r for r in rows]
                  for i, rows in enumerate(together[:4])]              # ρ = +1 in half the runs, −1 in the rest
     assert Tracks("m tracks o", "m", "o", ("G",)).evaluate({"G": both_ways})["verdict"] == WITHIN
+
+
+def test_many_curves_list_their_seeds_as_a_table():
+    from analysis.reproduction.reproduce import TABLE_CURVES, provenance_lines
+    where = {"seeds": {f"net {i}": {"done": [0, 1, 2][:1 + i % 3], "declared": 3} for i in range(TABLE_CURVES + 1)},
+             "partial": True, "training_seconds": {}, "commit": None}
+    paragraph, _, head, _, *rows = provenance_lines(where)
+    assert "Seeds done per curve in the table below." in paragraph and head == "| curve | seeds done | of | which |"
+    assert rows[0] == "| net 0 | 1 | 3 | 0 |" and rows[2] == "| net 2 | 3 | 3 | 0–2 |" and len(rows) == TABLE_CURVES + 1
+    few = dict(where, seeds=dict(list(where["seeds"].items())[:2]))
+    assert provenance_lines(few)[0].count("Seeds done per curve: net 0 1 of 3 (0); net 1 2 of 3 (0–1).") == 1

@@ -20,7 +20,8 @@ from models.files import jsonable
 from analysis.spectra.exact import exact_spectrum, spectrum_summary
 from analysis.spectra.hessian import HessianOperator
 from analysis.spectra.lanczos import LanczosBreakdown, gauss_quadrature, lanczos
-from analysis.spectra.slq import density, density_of, pooled, rademacher, slq_fractions, slq_spectrum
+from analysis.spectra.density import density, density_of, pooled, slq_fractions
+from analysis.spectra.slq import rademacher, slq_spectrum
 from analysis.spectra.window import WINDOW, discrete_cdf, fractions
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from analysis.toys import deep_linear, flow, linear_modes, plots, two_unit
+from analysis.toys import deep_linear, flow, linear_modes, toy_figures, two_unit
 from cli import toy
 
 
@@ -39,7 +39,7 @@ def test_first_time():
 
 def test_save_json_is_atomic_and_plain(tmp_path):
     path = tmp_path / "sub" / "x.json"
-    plots.save_json(str(path), {"a": np.arange(3), "b": np.float64(np.nan), "c": [(1, 2.5)], "d": None})
+    toy_figures.save_json(str(path), {"a": np.arange(3), "b": np.float64(np.nan), "c": [(1, 2.5)], "d": None})
     assert json.loads(path.read_text()) == {"a": [0, 1, 2], "b": None, "c": [[1, 2.5]], "d": None}
     assert os.listdir(path.parent) == ["x.json"]          # no temporary file left behind
 

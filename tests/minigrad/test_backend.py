@@ -10,6 +10,8 @@ import minigrad as mg
 from minigrad import backend
 from minigrad.testing.strict import StrictArray, strict
 
+from .nets import ResidualMLP
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
@@ -83,8 +85,7 @@ def test_tensor_round_trip_between_devices():
 
 
 def test_module_to_device_and_state_dict_on_host(rng):
-    from models import MLP
-    model = MLP(inputs=6, width=4, depth=3, classes=2, rng=0, dtype=numpy.float64).to("strict")
+    model = ResidualMLP(inputs=6, width=4, depth=3, classes=2, rng=0, dtype=numpy.float64).to("strict")
     assert all(isinstance(p.data, StrictArray) for p in model.parameters())
     state = model.state_dict()
     assert all(isinstance(v, numpy.ndarray) for v in state.values())
@@ -92,9 +93,8 @@ def test_module_to_device_and_state_dict_on_host(rng):
 
 
 def test_same_seed_gives_identical_weights_on_every_device():
-    from models import MLP
-    a = MLP(inputs=6, width=4, depth=3, classes=2, rng=7).state_dict()
-    b = MLP(inputs=6, width=4, depth=3, classes=2, rng=7).to("strict").state_dict()
+    a = ResidualMLP(inputs=6, width=4, depth=3, classes=2, rng=7).state_dict()
+    b = ResidualMLP(inputs=6, width=4, depth=3, classes=2, rng=7).to("strict").state_dict()
     assert all(numpy.array_equal(a[k], b[k]) for k in a)
 
 

@@ -6,6 +6,8 @@ import minigrad as mg
 from minigrad import functional as F
 from minigrad import nn
 
+from .nets import ResidualMLP
+
 
 def flat(tensors):
     return numpy.concatenate([t.numpy().ravel() for t in tensors])
@@ -124,8 +126,7 @@ def _relu_conv_problem(rng, device, training=False):
 
 
 def _relu_mlp_problem(rng, device):
-    from models import MLP
-    model = MLP(inputs=12, width=8, depth=6, classes=4, skip="residual", rng=rng, dtype=numpy.float64).to(device)
+    model = ResidualMLP(inputs=12, width=8, depth=6, classes=4, rng=rng, dtype=numpy.float64).to(device)
     x = mg.tensor(rng.standard_normal((20, 12)), device=device)
     y = mg.to_device(rng.integers(0, 4, 20), device)
     return model, lambda: F.cross_entropy(model(x), y)
@@ -164,10 +165,9 @@ def test_batch_norm_train_mode_hvp_methods_agree(rng, device):
 
 
 def test_float32_hvp_is_close_to_float64(rng):
-    from models import MLP
     hv = {}
     for dtype in (numpy.float64, numpy.float32):
-        model = MLP(inputs=12, width=8, depth=4, classes=3, skip="residual", rng=0, dtype=dtype)
+        model = ResidualMLP(inputs=12, width=8, depth=4, classes=3, rng=0, dtype=dtype)
         r = numpy.random.default_rng(5)
         x = mg.tensor(r.standard_normal((10, 12)).astype(dtype))
         y = r.integers(0, 3, 10)

@@ -14,6 +14,8 @@ import minigrad as mg
 from minigrad import functional as F
 from minigrad import nn, optim
 
+from .nets import ResidualMLP
+
 
 class SGDRef:
     def __init__(self, lr, momentum=0.0, weight_decay=0.0):
@@ -244,14 +246,13 @@ class PerParameterAdam(optim.Optimizer):
 def test_flat_adam_equals_per_parameter_adam_step_for_step(device, dtype, chunk, monkeypatch):
     """Training a residual MLP: the flat, whole-buffer Adam gives bit for bit the per-parameter Adam's weights,
     also when NumPy steps the buffer in cache-sized pieces (chunk: a tiny piece size, so pieces are many)."""
-    from models import MLP
     from minigrad.optim import adam
     if chunk:
         monkeypatch.setattr(adam, "CHUNK", chunk)
     from minigrad import functional as F
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((64, 12)).astype(dtype), rng.integers(0, 5, 64)
-    nets = [MLP(inputs=12, width=16, depth=4, classes=5, skip="residual", rng=3, dtype=dtype).to(device)
+    nets = [ResidualMLP(inputs=12, width=16, depth=4, classes=5, rng=3, dtype=dtype).to(device)
             for _ in range(2)]
     flat, old = optim.Adam(nets[0].parameters(), lr=1e-2, weight_decay=0.01), \
         PerParameterAdam(nets[1].parameters(), lr=1e-2, weight_decay=0.01)

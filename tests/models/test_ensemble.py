@@ -1,6 +1,7 @@
 """Seed ensembles: every member is exactly its single net, in the model, in training, on resume and in divergence."""
 import json
 import os
+import time
 
 import numpy
 import pytest
@@ -9,7 +10,7 @@ import minigrad as mg
 from models import build
 from models.ensemble import Looped, Stacked, ensemble
 from models.objective import objective
-from models.training import Diverged, Progress, TrainConfig, train, train_ensemble
+from models.training import Diverged, Measurement, Progress, TrainConfig, train, train_ensemble
 from models.training.checkpoint import load_checkpoint
 from models.files import read_jsonl
 from tests.models.test_training import StopAt
@@ -185,6 +186,26 @@ def test_resumed_ensemble_and_member_alone_end_where_the_uninterrupted_ensemble_
     train(configs[1], str(alone), resume=True)
     for s, folder in zip(seeds, (cut[0], alone, cut[2])):
         assert_same(folder, tmp_path / f"full{s}")
+
+
+def test_an_ensembles_seconds_are_split_per_member_as_its_total_is(tmp_path):
+    """Each member is given its share of the shared work, the measurements' part too: as if trained alone."""
+    calls = []
+
+    def nap(model, data, epoch):                      # measured member by member: 2 naps per epoch
+        calls.append(epoch)
+        time.sleep(0.05)
+        return {"slept": 1.0}
+    seeds = (0, 1)
+    folders = [tmp_path / f"e{s}" for s in seeds]
+    a, b = train_ensemble([config(TRAINED["residual"], s, epochs=2) for s in seeds], folders,
+                          measurements=[Measurement("nap", nap)])
+    assert calls == [0, 0, 1, 1, 2, 2]
+    assert all(a[k] == b[k] for k in ("seconds_total", "seconds_training", "seconds_measuring"))
+    assert a["seconds_training"] + a["seconds_measuring"] == pytest.approx(a["seconds_total"])
+    first, second = (load_checkpoint(os.path.join(f, "checkpoint.npz"))[2]["seconds_measuring"] for f in folders)
+    assert first == second and all(m >= 0.05 for m in first)           # half of each epoch's 2 x 0.05 s
+    assert a["seconds_measuring"] == pytest.approx(sum(first)) and "seconds_not_split" not in a
 
 
 def test_a_time_limit_stops_between_epochs_and_the_runs_resume_to_the_same_end(tmp_path, monkeypatch):

@@ -358,14 +358,3 @@ def test_build_round_trips_the_options():
     assert state_equal(build(saved), model) and build(saved).config == saved
     old = {k: v for k, v in saved.items() if k not in ("skip_scale", "branch_init")}   # a config.json from before
     assert build(old).config["skip_scale"] == "none" and build(old).config["branch_init"] == "glorot"
-
-
-def test_plot_activation_scale(tmp_path):
-    from analysis.plots import plot_activation_scale
-    x = numpy.random.default_rng(DATA_SEED).standard_normal((20, 6))
-    results = {name: meters.activation_scale(MLP(inputs=6, width=8, depth=6, classes=3, rng=0, **kw), x)
-               for name, kw in (("plain", dict(skip="plain")), ("residual", dict(skip="residual")),
-                                ("residual, average", dict(skip="residual", skip_scale="average")))}
-    path = tmp_path / "rms.png"
-    plot_activation_scale(results, str(path), title="activation scale at init")
-    assert path.stat().st_size > 1000

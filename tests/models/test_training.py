@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import fields
 
 import numpy
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from models.training import (Diverged, Measurement, Progress, RunError, RunLocked, RunWarning, TrainConfig, load_run,
                              read_config, train, train_ensemble, wait_unlocked)
 from models.files import read_jsonl
-from models.training.checkpoint import load_checkpoint
+from models.training.checkpoint import load_checkpoint, save_checkpoint
 from models.training.lock import _process_start
 
 SMALL_DATA = {"name": "synthetic", "synthetic_size": [300, 100], "synthetic_classes": 5, "mirror": True}
@@ -130,6 +131,47 @@ def test_measurements_run_at_chosen_epochs(tmp_path):
     rows = metrics(tmp_path)
     assert seen == [0, 2]
     assert "norm/w0" in rows[0] and "norm/w0" not in rows[1] and "norm/w0" in rows[2]
+
+
+def nap(seconds):
+    """A measurement that takes `seconds` (and measures nothing)."""
+    def fn(model, data, epoch):
+        time.sleep(seconds)
+        return {"slept": seconds}
+    return fn
+
+
+def test_the_summary_records_training_and_measuring_apart(tmp_path):
+    summary = train(config(epochs=3), str(tmp_path), measurements=[Measurement("nap", nap(0.05), epochs={1, 3})])
+    rows = read_jsonl(tmp_path / "metrics.jsonl")
+    measuring = load_checkpoint(os.path.join(tmp_path, "checkpoint.npz"))[2]["seconds_measuring"]
+    assert len(measuring) == 4 and measuring[1] >= 0.05 and measuring[3] >= 0.05
+    assert measuring[0] < 0.05 and measuring[2] < 0.05                 # nothing due: next to nothing
+    assert all(0 <= m <= r["seconds"] for m, r in zip(measuring, rows))
+    assert summary["seconds_measuring"] == pytest.approx(sum(measuring))
+    assert summary["seconds_training"] == pytest.approx(sum(r["seconds"] for r in rows) - sum(measuring))
+    assert summary["seconds_training"] + summary["seconds_measuring"] == pytest.approx(summary["seconds_total"])
+    assert "seconds_not_split" not in summary and json.load(open(tmp_path / "summary.json")) == summary
+    # the metrics rows and config.json (a run's identity) are what they were: no timing but `seconds`
+    assert set(rows[1]) == {"epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds", "nap/slept"}
+    assert set(json.load(open(tmp_path / "config.json"))) == {f.name for f in fields(TrainConfig)} | {"data_info"}
+
+
+def test_a_run_continued_from_before_the_split_says_what_it_cannot_split(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        train(config(), str(tmp_path), progress=StopAt(epoch=3, step=1))
+    path = os.path.join(tmp_path, "checkpoint.npz")
+    weights, optimizer, meta = load_checkpoint(path)
+    del meta["seconds_measuring"]                        # epochs 0-2 as an older version saved them
+    save_checkpoint(path, weights, optimizer, meta)
+    summary = train(config(), str(tmp_path), resume=True, measurements=[Measurement("nap", nap(0.02))])
+    rows = read_jsonl(tmp_path / "metrics.jsonl")
+    measuring = load_checkpoint(path)[2]["seconds_measuring"]
+    assert measuring[:3] == [None] * 3 and all(m >= 0.02 for m in measuring[3:]) and len(measuring) == 5
+    assert summary["seconds_not_split"] == pytest.approx(sum(r["seconds"] for r in rows[:3]))
+    assert summary["seconds_measuring"] == pytest.approx(sum(measuring[3:]))
+    assert summary["seconds_training"] + summary["seconds_measuring"] + summary["seconds_not_split"] == \
+        pytest.approx(summary["seconds_total"])
 
 
 def test_penalty_is_part_of_the_training_loss(tmp_path):

@@ -15,14 +15,13 @@ as every Lanczos step pays. minigrad runs first, then PyTorch, one after the
 other on the same machine; one warm-up HVP each is not timed. The two α sequences
 are compared as a check that both computed the same thing. Writes JSON atomically.
 
-    python -m benchmarks.lanczos [--steps 100] [--samples 1024] [--out results/bench/lanczos.json]
+    python cli.py bench --workload lanczos [--steps 100] [--samples 1024] [--out results/bench/lanczos.json]
 """
 import importlib.util
 import os
 import platform
 import time
 
-import click
 import numpy
 
 import minigrad as mg
@@ -30,15 +29,13 @@ from analysis.spectra.hessian import HessianOperator
 from analysis.spectra.lanczos import gauss_quadrature, lanczos
 from analysis.spectra.slq import rademacher
 from minigrad.allocator import tune_allocator
-from benchmarks.engine import CLASSES, DEPTH, INPUTS, WIDTH, torch_twin
+from . import engine
 from models import MLP, data
-from models.files import write_json
-
 
 
 def problem(samples):
-    model = MLP(INPUTS, WIDTH, DEPTH, CLASSES, skip="residual", rng=0, dtype="float64")
-    ds = data.load("synthetic", synthetic_size=(samples, 10), synthetic_classes=CLASSES, mirror=False,
+    model = MLP(engine.INPUTS, engine.WIDTH, engine.DEPTH, engine.CLASSES, skip="residual", rng=0, dtype="float64")
+    ds = data.load("synthetic", synthetic_size=(samples, 10), synthetic_classes=engine.CLASSES, mirror=False,
                    dtype=numpy.float64, progress=False)
     return model, ds.train_x[:samples], ds.train_y[:samples]
 
@@ -103,7 +100,7 @@ def torch_lanczos(matvec, start, steps):
 def run_torch(state, x, y, start, steps):
     import torch
     torch.set_grad_enabled(True)
-    forward, params = torch_twin(state, "residual")
+    forward, params = engine.torch_twin(state, "residual")
     sizes = [p.numel() for p in params]
     xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(numpy.int64))
 
@@ -132,7 +129,8 @@ def run(steps=100, samples=1024, seed=0, torch=True, device="cpu", progress=prin
     state = model.state_dict()
     dim = sum(p.size for p in model.parameters())
     start = rademacher(numpy.random.default_rng(seed), dim)
-    result = {"net": {"inputs": INPUTS, "width": WIDTH, "depth": DEPTH, "classes": CLASSES, "skip": "residual",
+    result = {"net": {"inputs": engine.INPUTS, "width": engine.WIDTH, "depth": engine.DEPTH,
+                      "classes": engine.CLASSES, "skip": "residual",
                       "dtype": "float64", "parameters": dim},
               "samples": samples, "steps": steps, "probes": 1, "seed": seed, "reorthogonalize": True,
               "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "numpy": numpy.__version__,
@@ -161,27 +159,18 @@ def run(steps=100, samples=1024, seed=0, torch=True, device="cpu", progress=prin
     return result
 
 
-@click.command()
-@click.option("--steps", default=100, show_default=True, help="Lanczos steps (HVPs).")
-@click.option("--samples", default=1024, show_default=True, help="Synthetic samples in the Hessian.")
-@click.option("--seed", default=0, show_default=True, help="Seed of the Rademacher probe.")
-@click.option("--device", default="cpu", show_default=True, help="minigrad's device (PyTorch runs on the CPU).")
-@click.option("--no-torch", is_flag=True, help="Skip the PyTorch comparison.")
-@click.option("--out", default="results/bench/lanczos.json", show_default=True, help="Where to write the JSON.")
-def main(steps, samples, seed, device, no_torch, out):
-    """Time 100 float64 Lanczos steps with full reorthogonalization: minigrad, then PyTorch."""
-    result = run(steps, samples, seed, torch=not no_torch, device=device)
-    ours = result["minigrad"]
-    print(f"minigrad {ours['seconds']:.2f} s for {steps} steps ({ours['hvp_seconds']:.2f} s in {ours['hvps']} HVPs)")
-    if "torch" in result:
-        theirs = result["torch"]
-        print(f"PyTorch  {theirs['seconds']:.2f} s for {steps} steps ({theirs['hvp_seconds']:.2f} s in {theirs['hvps']} HVPs, "
-              f"{theirs['threads']} threads)")
-        print(f"minigrad / PyTorch = {result['ratio_minigrad_over_torch']:.2f}; "
-              f"alphas agree to {result['agreement']['max_alpha_difference_relative']:.1e} (relative)")
-    write_json(out, result)
-    print(f"wrote {out}")
-
-
-if __name__ == "__main__":
-    main()
+def tables(result, device, repeats=None, with_torch=True):
+    """The printed table of the Lanczos workload: (title, columns, rows) of strings (`repeats` is not used: one run)."""
+    from . import number, torch_reference
+    steps, rows = result["steps"], []
+    for who, label in (("minigrad", f"minigrad ({device})"), ("torch", "PyTorch (cpu)")):
+        if who in result:
+            r = result[who]
+            rows.append((label, f"{r['seconds']:.2f}", f"{r['hvp_seconds']:.2f}", str(r["hvps"]),
+                         str(r.get("threads", ""))))
+    agreement = result.get("agreement")
+    tail = (f"; minigrad / PyTorch = {result['ratio_minigrad_over_torch']:.2f}, alphas agree to "
+            f"{agreement['max_alpha_difference_relative']:.1e} (relative)" if agreement else "")
+    return [(f"{steps} float64 Lanczos steps with full reorthogonalization on {result['net']['parameters']:,} "
+             f"parameters, {result['samples']} samples" + tail + torch_reference(with_torch, "torch" in result),
+             ("engine", "seconds", "in HVPs", "HVPs", "threads"), rows)]

@@ -1,19 +1,11 @@
-"""Output helpers shared by the toy models: figures (PNG) and the numbers behind them (JSON).
-
-Both are written atomically (models/files.py), so a crash or Ctrl-C never leaves
-half a file that looks like a result.
-"""
+"""The toy figures' panels (a row or a grid of common-size axes, a mark at a measured time) and their files:
+the PNG (analysis/png.py) and the JSON of the numbers behind it, both written atomically (models/files.py)."""
 import json
 import re
 
-import matplotlib
+from models.files import jsonable, write_text
 
-matplotlib.use("Agg")  # files only, no display; must precede pyplot
-import matplotlib.pyplot as plt  # noqa: E402
-
-from models.files import atomic_write, jsonable, write_text  # noqa: E402
-
-DPI = 110  # modest PNGs that are still readable in a README
+from ..png import plt, save_png
 
 
 def save_json(path, data):
@@ -26,8 +18,7 @@ def save_json(path, data):
 
 def save_figure(fig, path):
     """Save a Matplotlib figure as PNG, atomically, and close it."""
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=DPI, bbox_inches="tight", format="png"))
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def figure(n_panels, width=4.6, height=3.8):

@@ -1,41 +1,31 @@
-"""The one measurement plan: what a run measures and when, as hooks the training loop calls.
+"""The one measurement plan: what a run measures and when, as the Measurement hooks the training loop calls.
 
 A plan is JSON (part of a reproduction run's identity); `measurements(plan)` turns it into
-the `models.training.Measurement` hooks that `models.training.train` runs at their epochs,
-so every estimate sees exactly the weights and data of that epoch.
+`models.training.Measurement` hooks that `models.training.train` runs at their epochs, so every
+estimate sees exactly the weights and data of that epoch:
 
     plan = {"hessian": {"methods": ["moments"], "epochs": [0, 2, 8], "samples": 512, "probes": 5,
                         "steps": 100, "windows": [1e-06, 3.16e-06, ..., 1.0]},
             "meters": {"samples": 500}}
 
-hessian: the spectrum of the Hessian of the training objective (cross-entropy plus
-    the BiasReg penalty where a net has one: the loss the optimizer sees) on the first
-    `samples` training examples, at `epochs`; products run in the model's dtype and the
-    spectral recurrences in float64 (analysis/spectra/hessian.py). The members of a stacked
-    ensemble (models/ensemble.py) are measured together: one operator multiplies every
-    member's Hessian at once (SLQ's Lanczos recurrences run side by side), each member with the
-    probes its single run would draw; the exact spectra go one member at a time beyond
-    EXACT_BATCH_BYTES of dense matrices. Methods (analysis/spectra/):
-    "moments" is the paper's: Skilling moments from `probes` Gaussian probes and the
-    grid-fitted mixture, giving the degeneracy and negativity indices
-    (hessian/degeneracy, hessian/negativity) and the fit (hessian/w, xi, omega,
-    alpha); "exact" the dense eigendecomposition (small nets); "slq" Lanczos
-    quadrature with `steps` steps per probe. All three use the same window (|λ| <=
-    3e-3, analysis/spectra/window.py) and the same operator, and each also records its
-    degenerate and negative fractions at every one of `windows` (hessian/<method>_degenerate_curve,
-    hessian/<method>_negative_curve, method mixture, exact or slq), so no single window decides.
-meters: every singularity meter and the activation scale (analysis/meters.py) on the
-    first `samples` training examples, every epoch (they cost a forward and a
-    backward pass), per layer.
+hessian: the training objective's Hessian (BiasReg penalty included) on the first `samples` examples,
+    by each of `methods` (analysis/spectra/; every member of a stacked ensemble from one operator):
+    "moments" writes hessian/degeneracy, negativity, the fit's w, xi, omega, alpha and m1..m4; "exact"
+    and "slq" their degenerate and negative fractions; each also its fractions at every one of `windows`
+    (hessian/<mixture|exact|slq>_<degenerate|negative>_curve), so no single window decides.
+meters: every singularity meter (analysis/meters.py) on the first `samples` examples, every epoch.
 """
 from analysis.spectra.window import WINDOWS
 from models.training import Measurement
+
+from .meters import BATCH_SIZE, METERS, N_SAMPLES, SOURCES, TOP, all_meters, flatten
 
 # the dense Hessians of an ensemble's members are built at once up to this many bytes (per device); beyond, one by one
 EXACT_BATCH_BYTES = {"cpu": 2 ** 30, "cuda": 2 ** 34}     # other devices: the CPU's
 
 
 def hessian_measurement(methods, epochs, samples, probes, steps=100, windows=WINDOWS):
+    """A Measurement of the Hessian spectrum by `methods` at `epochs` (the plan's "hessian" entry)."""
     from analysis.spectra.exact import exact_spectrum
     from analysis.spectra.hessian import HessianOperator
     from analysis.spectra.moments import moment_spectrum
@@ -82,16 +72,31 @@ def hessian_measurement(methods, epochs, samples, probes, steps=100, windows=WIN
                        batched=lambda model, data, epoch: measure(model, data, epoch) if model.stacked else None)
 
 
+def meters_measurement(names=METERS, n_samples=N_SAMPLES, epochs=None, name="meters", include_first=False,
+                       batch_size=BATCH_SIZE, sources=SOURCES, per_layer=True, top=TOP):
+    """A Measurement running the singularity meters `names` (analysis/meters.py) on the first n_samples training
+    examples at `epochs` (None: every epoch); its numbers are meters.flatten's keys."""
+    names = tuple(names)
+    unknown = [n for n in names if n not in METERS]
+    if unknown:
+        raise ValueError(f"unknown meter {unknown[0]!r}; choose from: {', '.join(METERS)}.")
+
+    def fn(model, data, epoch):
+        x, y = data.train_x[:n_samples], data.train_y[:n_samples]
+        return flatten(all_meters(model, x, y, include_first, batch_size, sources, top, names), per_layer)
+
+    return Measurement(name, fn, epochs)
+
+
 def measurements(plan):
     """The models.training.Measurement list a plan describes."""
-    from analysis import meters
     out = []
     if "hessian" in plan:
         h = plan["hessian"]
         out.append(hessian_measurement(h["methods"], h["epochs"], h["samples"], h["probes"], h.get("steps", 100),
                                        tuple(h.get("windows", WINDOWS))))
     if "meters" in plan:
-        out.append(meters.measurement(n_samples=plan["meters"]["samples"], name="meters"))
+        out.append(meters_measurement(n_samples=plan["meters"]["samples"], name="meters"))
     return out
 
 

@@ -7,7 +7,7 @@ reverse-over-reverse ("rev-rev", the baseline): take g = ∇L with the graph
     this time through the backward graph as well as the forward graph.
 
 forward-over-reverse ("fwd-rev", the default): give every parameter the tangent
-    v, so each op also pushes forward its directional derivative; the forward pass
+    v (forward.tangents), so each op also pushes forward its derivative; the forward pass
     yields L̇ and every activation's tangent, and the ordinary reverse pass, run on
     tensors that carry tangents, yields ∇L together with its tangent, which is Hv.
     This is Pearlmutter's R-operator, done by the engine. No graph of the backward
@@ -15,10 +15,9 @@ forward-over-reverse ("fwd-rev", the default): give every parameter the tangent
 
 Both are exact up to rounding; tests check they agree to 1e-10 in float64.
 """
-from contextlib import contextmanager
-
 from .autodiff import grad
-from .tensor import Tensor, unwrap
+from .core import Tensor, unwrap
+from .forward import tangents
 
 METHODS = ("fwd-rev", "rev-rev")
 
@@ -45,14 +44,3 @@ def hvp(loss_fn, params, vectors, method="fwd-rev"):
         return [g.detach() for g in grad(grads, params, grad_outputs=[Tensor(v) for v in vectors])]
     raise ValueError(f"unknown hvp method {method!r}; choose one of {', '.join(METHODS)}")
 
-
-@contextmanager
-def tangents(params, vectors):
-    """Seed each parameter with a tangent for the duration of the block (forward mode)."""
-    for p, v in zip(params, vectors):
-        p.tangent = v
-    try:
-        yield
-    finally:
-        for p in params:
-            p.tangent = None

@@ -221,3 +221,15 @@ def _rows(net, times, reference, who):
                      "ratio": ms / twin if twin else None,
                      "hvp_over_grad": ms / gradient if "HVP" in name and gradient else None})
     return rows
+
+
+def tables(result, device, repeats, with_torch):
+    """The printed table of W1 and W2: (title, columns, rows) of strings."""
+    from . import number, torch_reference
+    machine = result["machine"]
+    rows = [(r["net"], r["workload"], f"{r['ms']:.1f}", number(r["torch_ms"], ".1f"), number(r["ratio"], ".2f"),
+             number(r["hvp_over_grad"], ".2f")) for r in table_rows(result)]
+    return [(f"minigrad on {device} (median ms of {repeats}); NumPy GEMM "
+             f"{machine['gemm_gflops_fp32']:.0f} GFLOP/s fp32, {machine['gemm_gflops_fp64']:.0f} fp64"
+             + torch_reference(with_torch, any(result["torch"].values())),
+             ("net", "workload", "minigrad ms", "PyTorch ms", "minigrad / PyTorch", "HVP / gradient"), rows)]

@@ -1,6 +1,6 @@
 """W4: one training epoch of a seed ensemble against one epoch of a single net, next to PyTorch.
 
-The net is W1's (benchmarks/engine.py): fully connected ReLU, 3072 inputs, 30 hidden layers
+The net is W1's (analysis/bench/engine.py): fully connected ReLU, 3072 inputs, 30 hidden layers
 of 128, 20 classes, plain and residual, on N synthetic images of CIFAR shape (float32). An
 epoch visits the N images in batches of 500 with Adam (lr 5e-4), each of the S members in its
 own seed's order, and minigrad steps them as models/training/loop.py does: the Stacked
@@ -9,7 +9,7 @@ one Adam step. The single net is the same loop at S = 1 (the ensemble of one net
 
 PyTorch's ensemble does the same work per step: every weight stacked to (S, out, in), each
 layer of all members one torch.baddbmm, cross-entropy averaged per member and summed over
-members, Adam(foreach=True). Its single net is benchmarks.engine.torch_twin. Both engines
+members, Adam(foreach=True). Its single net is analysis.bench.engine.torch_twin. Both engines
 start from the same weights and see the same minibatches on the same device.
 
 Does a member of an ensemble train faster than a net alone? The table answers with seconds
@@ -39,7 +39,7 @@ import numpy
 
 import minigrad as mg
 from minigrad.allocator import tune_allocator
-from benchmarks.engine import CLASSES, DEPTH, INPUTS, WIDTH, _torch_sync, torch_twin
+from .engine import CLASSES, DEPTH, INPUTS, WIDTH, _torch_sync, torch_twin
 from models import build, objective
 from models.data import batches
 from models.ensemble import ensemble
@@ -281,3 +281,21 @@ def table_rows(result):
                          "over_floor": floor and timing["epoch_s"] / floor["epoch_s"],
                          "torch_over_floor": twin and floor and twin["epoch_s"] / floor["epoch_s"]})
     return rows
+
+
+def tables(result, device, repeats, with_torch):
+    """The printed tables of W4, the epochs and the GEMM floor: (title, columns, rows) of strings."""
+    from . import number, torch_reference
+    rows = [(r["net"], r["workload"], f"{r['epoch_s']:.3g}", f"{r['net_epoch_s']:.3g}",
+             number(r["torch_epoch_s"], ".3g"), number(r["torch_net_epoch_s"], ".3g"), number(r["ratio"], ".2f"))
+            for r in table_rows(result)]
+    floors = [(r["net"], r["workload"], f"{r['floor_epoch_s']:.3g}", f"{r['step_gflop']:.3g}", f"{r['over_floor']:.2f}",
+               number(r["torch_over_floor"], ".2f")) for r in table_rows(result)]
+    return [(f"W4: a training epoch of {result['images']:,} images, batch 500, Adam, on {device} (median s of "
+             f"{repeats} epochs; per net: the epoch / its nets){torch_reference(with_torch, bool(result['torch']))}",
+             ("net", "workload", "minigrad s/epoch", "per net", "PyTorch s/epoch", "per net", "minigrad / PyTorch"),
+             rows),
+            ("W4 at the GEMM floor: the step's matrix products alone, as bare matmuls of the array module, "
+             "timed in the same run (median s of the same epochs)",
+             ("net", "workload", "floor s/epoch", "GFLOP/step", "minigrad step / floor", "PyTorch step / floor"),
+             floors)]

@@ -6,12 +6,14 @@ The cross-entropy of one example with label c is ℓ = logsumexp(z) - z_c, whose
 gradient is the famous p - onehot(c).
 """
 from ..backend import device_of, to_device
-from ..tensor import Function, unwrap
+from ..core import Function, unwrap
 from .reduce import sum
 
 
 class Softmax(Function):
     """p = exp(z - logsumexp z) along `axis`.   z̄ = p ⊙ (p̄ - Σ p̄ p),  ṗ = p ⊙ (ż - Σ ż p)."""
+
+    axis: int               # non-negative
 
     def forward(self, z):
         e = self.xp.exp(z - z.max(axis=self.axis, keepdims=True))
@@ -36,6 +38,8 @@ class SoftmaxCrossEntropy(Function):
     Leading axes are batch axes: logits (S, N, C) and labels (S, N) give one mean per
     member of an ensemble, L of shape (S,).
     """
+
+    labels: object          # the integer class labels, on the logits' device
 
     def forward(self, z):
         xp = self.xp

@@ -1,20 +1,18 @@
-"""The Tensor, the Function that links tensors into a graph, and the grad-mode switch.
+"""The core: Tensor, the Function that links tensors into a graph, and the grad-mode switch.
 
 A Tensor wraps one array of the active array module. When it is computed by a
 Function from tensors that require gradients, it remembers that Function as its
 `creator`; following creators backwards from a loss walks the whole graph
-(define-by-run). Two kinds of derivative ride on the same graph:
+(define-by-run). Every Function has two derivative rules, `vjp` (reverse mode,
+written in Tensor ops so it can be differentiated again) and `jvp` (forward mode,
+on the `tangent` arrays tensors may carry).
 
-* reverse mode (`vjp`): every rule is written with Tensor ops, so running the
-  rules while the graph is being recorded (`create_graph=True`) yields gradients
-  that can be differentiated again: this is how second order stays exact;
-* forward mode (`jvp`): a tensor may carry a `tangent` (an array, the directional
-  derivative of its value); every op pushes tangents forward as it computes.
-  Running the reverse pass on tensors that carry tangents differentiates the
-  gradient itself in that direction: forward-over-reverse Hessian-vector products.
-Broadcasting is undone in one place: the reverse pass in autodiff.py sums each
-input's cotangent back to the input's shape, so no rule has to.
+This module imports nothing else of minigrad but the backend: the ops
+(minigrad/ops/) bind the operators and methods onto Tensor, and autodiff.py binds
+`Tensor.backward`, each building on the core as HIPS/autograd does.
+docs/engine.md, steps 2 and 5, walks through it.
 """
+import inspect
 import weakref
 from contextlib import contextmanager
 
@@ -54,17 +52,27 @@ class Function:
                                     ops (None where an input needs no gradient)
     jvp(*tangents) -> array         ẏ = Σ_i (∂y/∂x_i) ẋ_i, on arrays; a tangent of None is zero
 
-    Inside the rules, `self.inputs` are the input Tensors, `self.output` the output
-    Tensor, `self.needs_input_grad` says which inputs want a gradient, and any
-    keyword given to `apply` is an attribute (axis, shape, ...).
+    and declare their settings (constants that are not inputs: an exponent, an axis)
+    as class annotations, `p: float`, which `apply` then requires as keywords and sets
+    as attributes. Inside the rules, `self.inputs` are the input Tensors, `self.output`
+    the output Tensor, and `self.needs_input_grad` says which inputs want a gradient.
     """
 
     needs_input_grad = ()
+    settings = ()        # the names of the subclass's declared settings, in order (set by __init_subclass__)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.settings = tuple(inspect.get_annotations(cls))
+        cls._setting_names = frozenset(cls.settings)
 
     @classmethod
     def apply(cls, *inputs, **attrs):
         fn = cls.__new__(cls)
-        if attrs:
+        if attrs or cls.settings:
+            if attrs.keys() != cls._setting_names:
+                raise TypeError(f"{cls.__name__} takes the settings ({', '.join(cls.settings)}); "
+                                f"got ({', '.join(attrs)})")
             fn.__dict__.update(attrs)
         for t in inputs:
             if not isinstance(t, Tensor):
@@ -96,7 +104,17 @@ class Function:
         return self._output()
 
     def __repr__(self):
-        return type(self).__name__
+        shown = ", ".join(f"{name}={_brief(getattr(self, name))}" for name in self.settings)
+        return f"{type(self).__name__}({shown})" if shown else type(self).__name__
+
+
+def _brief(value):
+    """A setting as a repr shows it: an array by its shape and dtype, anything else as itself."""
+    if isinstance(value, tuple):
+        return "(" + ", ".join(map(_brief, value)) + ("," if len(value) == 1 else "") + ")"
+    if getattr(value, "ndim", 0):
+        return f"array(shape={value.shape}, dtype={value.dtype})"
+    return repr(value)
 
 
 def unwrap(value):
@@ -197,19 +215,9 @@ class Tensor:
         """A copy on `device` ('cpu' or 'cuda'), cut from the graph."""
         return Tensor(to_device(self.data, get_device(device)), self.requires_grad)
 
-    def backward(self, grad_output=None):
-        """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires a gradient.
-
-        A convenience over `minigrad.grad`, which is the one gradient path; use that
-        (with create_graph=True) for higher order, so no `.grad` ever holds a graph.
-        """
-        from .autodiff import grad, leaves
-        targets = leaves(self)
-        for leaf, g in zip(targets, grad(self, targets, grad_output)):
-            leaf.grad = g if leaf.grad is None else Tensor(leaf.grad.data + g.data)
-
-    # Arithmetic operators and the NumPy-like methods (sum, reshape, exp, ...) are bound
-    # to the ops in minigrad/ops/__init__.py, which reads as a table.
+    # Built on top of the core, not imported by it: the arithmetic operators and the NumPy-like
+    # methods (sum, reshape, exp, ...) are bound in minigrad/ops/__init__.py, which reads as a
+    # table, and `backward` in minigrad/autodiff.py.
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):

@@ -6,7 +6,7 @@ What a reader can trust at a glance:
   every figure; a label's qualifier (its data set, depth, reading or setting) adds a marker, never a new colour;
 * a value read from a mixture fit that does not represent its moments (the reports' "no fit",
   claims.fits_ok) is drawn as a hollow grey marker with a legend entry "no fit", and an index panel's title
-  says the range the index can take on its grid at all (moments.index_ranges);
+  says the range the index can take on its grid at all (mixture_fit.index_ranges);
 * curves that coincide exactly are named on their panel (one line hides the others);
 * accuracy panels get a dotted chance line, 1 / the data's number of classes (presets.classes);
 * the title names the preset's budget (training images, epochs, seeds) and a caption under the panels says
@@ -19,18 +19,11 @@ import re
 import textwrap
 import zlib
 
-import matplotlib
+from ..png import plt, save_png
+from . import aggregate, presets
+from .claims import _fit_flag
+from .spec import Curve, Layers, Scatter
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from models.files import atomic_write  # noqa: E402
-
-from . import aggregate, presets  # noqa: E402
-from .claims import _fit_flag  # noqa: E402
-from .spec import Curve, Layers, Scatter  # noqa: E402
-
-DPI = 110
 COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 
 # ----------------------------------------------------------------------------- one style per net, every figure
@@ -133,7 +126,7 @@ def mark_no_fit(ax, x, y):
 
 @functools.lru_cache(maxsize=None)
 def _index_ranges(wide):
-    from analysis.spectra.moments import index_ranges, wide_grids
+    from analysis.spectra.mixture_fit import index_ranges, wide_grids
     return index_ranges(wide_grids() if wide else None)
 
 
@@ -298,7 +291,7 @@ CAPTION = {
     "test": "Test accuracy: the net evaluated on the test set after each epoch (epoch 0: untrained).",
     "nofit": "Hollow grey circles or hatched bars (\"no fit\"): some run's mixture fit at that point does not "
              "represent its moments (relative moment error above 1, or a parameter on an end of its grid; "
-             "analysis/spectra/moments.py), so "
+             "analysis/spectra/mixture_fit.py), so "
              "the value is the grid's, not the spectrum's; the report's verdict on it is \"no fit\". A line whose "
              "every point is such is drawn faint.",
     "layers": "Per-layer panels with several epochs: lighter lines are earlier epochs.",
@@ -318,11 +311,7 @@ def plot_figure(figure, curves, rows_by_group, path, subtitle="", groups=None):
     """The figure's PNG at `path` (draw_figure). groups: its runs ({label: [RunSpec, ...]},
     figure.groups(preset)), for the budget in the title and each panel's chance level; without them neither is
     drawn."""
-    fig = draw_figure(figure, curves, rows_by_group, subtitle, groups)
-    try:        # atomic: a full disk leaves the previous figure.png, not half of a new one
-        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=DPI, format="png"))
-    finally:
-        plt.close(fig)
+    save_png(draw_figure(figure, curves, rows_by_group, subtitle, groups), path, tight=False)   # atomic
 
 
 def draw_figure(figure, curves, rows_by_group, subtitle="", groups=None):
