@@ -57,7 +57,8 @@ def reproduce(figure, preset, sweep, curves=None, seeds=None):
     if figure.regroup:
         rows_by_group = figure.regroup(rows_by_group, preset)
     curves = {label: aggregate.curves(rows) for label, rows in rows_by_group.items()}
-    claims = [judge(claim, rows_by_group, chance_levels(groups, rows_by_group)) for claim in
+    chance = chance_levels(groups, rows_by_group)
+    claims = [judge(claim, rows_by_group, chance) for claim in
               (figure.claims(preset) if callable(figure.claims) else figure.claims)]
     kept = shown(figure, [c["metric"] for c in claims] + [c["wide"]["metric"] for c in claims if "wide" in c])
     curves = {label: {metric: curve for metric, curve in group.items() if kept(metric)}
