@@ -26,10 +26,6 @@ CLAIMS = [
           at="last"),
 ]
 
-def _last(rows, metric):
-    return next((r[metric] for r in reversed(rows) if r.get(metric) is not None), None)
-
-
 def tables(claims, rows_by_group):
     """The degeneracy and negativity claims' rule applied at every recorded window, at the last epoch: the paper
     gives no window, so the verdict at each is shown beside the declared one (3e-3), which alone is counted."""
@@ -47,7 +43,8 @@ def tables(claims, rows_by_group):
         for kind, (a, b) in (("degenerate", ("Plain", "Residual")), ("negative", ("Residual", "Plain"))):
             values = {}
             for g in (a, b):
-                curves = [_last(rows, f"hessian/exact_{kind}_curve") for rows in rows_by_group.get(g, [])]
+                curves = [aggregate.value_at(rows, f"hessian/exact_{kind}_curve", "last")
+                          for rows in rows_by_group.get(g, [])]
                 values[g] = [c[i] for c in curves if c is not None and len(c) == len(WINDOWS)]
             if not all(len(v) >= 2 for v in values.values()):
                 cells += ["n/a", "n/a", "", "no data"]
