@@ -79,7 +79,7 @@ def _measure(command, *args):
 
 def test_measurements_of_a_run_land_in_its_folder_and_say_what_they_replace(tmp_path, monkeypatch):
     """spectrum/singularities --run RUN write RUN/spectrum/<method>/ and RUN/singularities/; the run stays a run."""
-    from analysis.reproduction.runner import folder_state
+    from analysis.reproduction.sweep import folder_state
     monkeypatch.chdir(tmp_path)
     root = tmp_path / "root"
     runs = [root / "runs" / f"net-s{seed}" for seed in (0, 1)]

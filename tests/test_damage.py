@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from analysis.figures import FIGURES
-from analysis.reproduction import presets, runner
+from analysis.reproduction import presets, runner, sweep
 from analysis.reproduction.reproduce import reproduce, write_index
 from cli import main
 from models import build
@@ -120,7 +120,7 @@ def test_a_full_disk_while_drawing_a_figure_is_one_sentence_and_keeps_the_earlie
 def figS3_root(tmp_path_factory):
     """A reproduction folder with figS3's four test runs done (trained once for the module)."""
     root = tmp_path_factory.mktemp("figS3")
-    reproduce(FIGURES["figS3"], TEST, runner.Sweep(str(root)))
+    reproduce(FIGURES["figS3"], TEST, sweep.Sweep(str(root)))
     return root
 
 
@@ -139,7 +139,7 @@ def test_a_truncated_metrics_file_of_a_finished_run_is_set_aside(figS3_root, tmp
     spec, folder = _first_run(root)
     metrics = (folder / "metrics.jsonl").read_bytes()
     (folder / "metrics.jsonl").write_bytes(metrics[:-50])
-    summary = reproduce(FIGURES["figS3"], TEST, runner.Sweep(str(root), stop_at=0))
+    summary = reproduce(FIGURES["figS3"], TEST, sweep.Sweep(str(root), stop_at=0))
     state, message = summary["not_finished"][spec.name]
     assert state == runner.MISMATCH and "cannot be read" in message and "metrics.jsonl" in message
     assert f"mv {folder} {folder}.set-aside" in message
@@ -168,7 +168,7 @@ def test_metrics_damaged_after_the_check_are_set_aside_in_aggregation(figS3_root
     spec, folder = _first_run(root)
     (folder / "metrics.jsonl").write_text('{"epoch": 0, "train_acc": [1, "x"]}\n')
     monkeypatch.setattr(runner, "verify", lambda root, spec: None)
-    summary = reproduce(FIGURES["figS3"], TEST, runner.Sweep(str(root), stop_at=0))
+    summary = reproduce(FIGURES["figS3"], TEST, sweep.Sweep(str(root), stop_at=0))
     assert summary["not_finished"][spec.name][0] == runner.MISMATCH
     assert summary["runs_per_group"] and sum(summary["runs_per_group"].values()) == 3
 

@@ -24,7 +24,7 @@ from models.files import atomic_write, remove_temporaries
 from models.training import RunLocked, run_lock
 from models.training.loop import CHECKPOINT, CONFIG, METRICS, SUMMARY
 
-from .runner import DONE, done_status, folder_state
+from .sweep import DONE, done_status, folder_state
 
 FILES = (CONFIG, METRICS, SUMMARY)
 

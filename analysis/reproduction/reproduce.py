@@ -19,14 +19,15 @@ from models.training.provenance import commit
 from . import aggregate
 from .claims import HELD, NO_DATA, counted, decided, judge, why_not_counted
 from .figure_plots import class_counts, plot_figure
-from .runner import DONE, LATER, MISMATCH, STOPPED, SUMMARY, execute, metrics, run_dir, set_aside, state
+from .runner import LATER, MISMATCH, execute, metrics, set_aside
+from .sweep import DONE, STOPPED, SUMMARY, run_dir, state
 from .spec import Curve, Layers
 
 
 def reproduce(figure, preset, sweep, curves=None, seeds=None):
     """Run (or reuse) everything `figure` needs under `preset` and write its results folder; returns the summary.
 
-    sweep: where and how the runs are carried out (a runner.Sweep): the results folder <sweep.root>, the
+    sweep: where and how the runs are carried out (a sweep.Sweep): the results folder <sweep.root>, the
     processes or cluster, the data folder, the device, the listener, the ensembles (runner.execute).
     sweep.stop_at: a time.time() after which no training epoch begins (runner.execute). The figure is then drawn
     from the runs done so far and its report says it is partial, with the seeds each curve has.

@@ -34,8 +34,7 @@ from minigrad import device_kind
 from models.training import Progress
 from models.training.loop import METRICS
 
-from .sweep import (DONE, STOPPED, SUMMARY, Sweep, blas_threads, done_status, folder_state, run_dir,  # noqa: F401
-                    run_group, state)
+from .sweep import DONE, SUMMARY, blas_threads, run_dir, run_group, state
 
 MISMATCH = "mismatched"       # the state of a done run whose files do not match its settings: never used
 

@@ -14,7 +14,7 @@ from analysis.figures import FIGURES
 from analysis.reproduction import presets, runner
 from analysis.reproduction.archive import ArchiveError, pack, unpack
 from analysis.reproduction.reproduce import reproduce
-from analysis.reproduction.runner import Sweep
+from analysis.reproduction.sweep import Sweep
 from models.training import RunWarning
 
 TEST = presets.get("test")

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from analysis.reproduction import runner
+from analysis.reproduction.sweep import Sweep
 from analysis.reproduction.spec import RunSpec
 from cli import main
 from models.training import TrainConfig
@@ -128,7 +129,7 @@ def test_a_killed_workers_run_resumes_from_its_checkpoint(scheduler, tmp_path):
     results = {}
     with distributed.Client(scheduler, timeout=10) as client:
         pids = set(client.run(os.getpid).values())
-        on_cluster = runner.Sweep(root, client=client)
+        on_cluster = Sweep(root, client=client)
         sweep = threading.Thread(target=lambda: results.update(runner.execute(specs, on_cluster)), daemon=True)
         sweep.start()
         victim, pid, before = _mid_run(root, specs, pids)
@@ -140,7 +141,7 @@ def test_a_killed_workers_run_resumes_from_its_checkpoint(scheduler, tmp_path):
     rows = runner.metrics(root, victim)
     assert [row["epoch"] for row in rows] == list(range(victim.config.epochs + 1))       # no epoch twice
     assert rows[:len(before)] == before          # the epochs before the kill kept, times and all: resumed
-    runner.execute([victim], runner.Sweep(str(tmp_path / "whole")))
+    runner.execute([victim], Sweep(str(tmp_path / "whole")))
     assert _strip(rows) == _strip(runner.metrics(str(tmp_path / "whole"), victim))
 
 

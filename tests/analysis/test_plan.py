@@ -10,7 +10,7 @@ from analysis.figures.plan import PLAN, stages
 from analysis.reproduction import presets, runner
 from analysis.reproduction.claims import HELD, NOT_HELD, WITHIN, decided, power
 from analysis.reproduction.reproduce import reproduce
-from analysis.reproduction.runner import Sweep
+from analysis.reproduction.sweep import Sweep
 
 TEST = presets.get("test")
 

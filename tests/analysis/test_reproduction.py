@@ -11,7 +11,7 @@ from analysis.reproduction import aggregate, presets, runner
 from analysis.reproduction.claims import HELD, NO_DATA, NOT_HELD, NOT_INFORMATIVE, WITHIN, Order, Range, Similar, counted
 from analysis.figures import FIGURES
 from analysis.reproduction.reproduce import reproduce
-from analysis.reproduction.runner import Sweep
+from analysis.reproduction.sweep import STOPPED, Sweep
 
 TEST = presets.get("test")
 
@@ -177,7 +177,7 @@ def test_incomplete_figures_are_told_without_the_cli():
     assert incomplete.record("fig5", {"claims": claims, "not_finished": {
         "a": ("failed", "no data"), "b": ("diverged", "nan"), "c": ("new", runner.LATER)}}) == (1, 2)
     assert incomplete.record("fig6", {"claims": claims, "not_finished": {}}) == (1, 2)
-    assert incomplete.record("fig7", {"claims": [], "not_finished": {"a": ("partial", runner.STOPPED)}}) == (0, 0)
+    assert incomplete.record("fig7", {"claims": [], "not_finished": {"a": ("partial", STOPPED)}}) == (0, 0)
     assert incomplete.sentence(4) == (
         "3 of 4 figures are incomplete (fig5: 1 runs not done, fig6: 1 claims without data, fig7: 1 runs not done "
         "(stopped at the time limit: the same command continues them)); everything else is written, and each "
@@ -466,14 +466,14 @@ def test_a_sweep_stopped_at_its_time_limit_reports_a_partial_figure_and_continue
     runner.execute(groups["Plain"], Sweep(root))                    # done before the limit
     summary = reproduce(FIGURES["fig3"], TEST, Sweep(root, stop_at=time.time() - 1))
     assert {name: message for name, (_, message) in summary["not_finished"].items()} == {
-        s.name: runner.STOPPED for label in ("Residual", "Hyperres") for s in groups[label]}
+        s.name: STOPPED for label in ("Residual", "Hyperres") for s in groups[label]}
     assert summary["runs_per_group"] == {"Plain": 2, "Residual": 0, "Hyperres": 0}
     where = summary["provenance"]
     assert where["partial"] and where["seeds"]["Plain"] == {"done": [0, 1], "declared": 2}
     assert where["seeds"]["Residual"] == {"done": [], "declared": 2}
     report = (tmp_path / "fig3" / "report.md").read_text()
     assert "**Partial: 2 of the 6 runs" in report and "Plain 2 of 2 (0–1); Residual 0 of 2 (none)" in report
-    assert f"- 4 runs, new: {runner.STOPPED}" in report                  # runs stopped alike are counted, not listed
+    assert f"- 4 runs, new: {STOPPED}" in report                  # runs stopped alike are counted, not listed
     result = CliRunner().invoke(main, ["reproduce", "fig3", "--preset", "test", "--out", root, "--stop-after", "0"])
     assert result.exit_code == 1 and "stopped at the time limit: the same command continues them" in result.output
     whole = reproduce(FIGURES["fig3"], TEST, Sweep(root))    # the same command without a limit finishes the figure

@@ -420,7 +420,7 @@ def test_fig_s7_runs_at_the_test_preset(tmp_path, name, write):
     from analysis.figures import FIGURES
     from analysis.reproduction import presets
     from analysis.reproduction.reproduce import reproduce
-    from analysis.reproduction.runner import Sweep
+    from analysis.reproduction.sweep import Sweep
     kwargs = {"n_train": 64, "n_test": 40} if name == "svhn" else {"n_train": 50, "n_test": 40}
     write(tmp_path / "data", **kwargs)
     summary = reproduce(FIGURES[f"figS7-{name}"], presets.get("test"),
