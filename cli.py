@@ -13,6 +13,7 @@ into `analysis/` and `models/`, and draw with rich; the work is done there.
     bench          engine speed against PyTorch                    (analysis.bench)
 """
 import contextlib
+import importlib
 import math
 import os
 import time
@@ -25,6 +26,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgre
                            TimeRemainingColumn)
 from rich.table import Table
 
+from models.folders import printable, writable
 from models.options import ARCHS, REGULARIZERS, run_name
 
 console = Console()
@@ -33,14 +35,21 @@ console = Console()
 
 
 def _device(ctx, param, value):
+    """--device, resolved here once by minigrad's one resolver: ctx.meta["device"] holds the Device the commands
+    pass on; the option keeps the name as given (what a run's config.json records, what a cluster's workers get)."""
     import minigrad
     if ctx.params.get("scheduler"):    # the runs go to a cluster's workers: their devices count, not this machine's
         return value
     try:
-        minigrad.get_device(value)
+        ctx.meta["device"] = minigrad.get_device(value)
     except minigrad.DeviceError as e:
         raise click.BadParameter(str(e))
     return value
+
+
+def _resolved(device):
+    """The Device that --device resolved to (the name itself where the callback left it unresolved)."""
+    return click.get_current_context().meta.get("device", device)
 
 
 def _positive(ctx, param, value):
@@ -56,14 +65,17 @@ def _finite(ctx, param, value):
     return value
 
 
-def _widths(ctx, param, value):
-    try:
-        widths = tuple(int(w) for w in value.split(","))
-    except ValueError:
-        raise click.BadParameter("give channel widths as integers separated by commas, e.g. 16,32,64")
-    if not widths or min(widths) < 1:
-        raise click.BadParameter("channel widths must be positive")
-    return widths
+def _parsed(module, function):
+    """A callback whose value `function` of `module` (imported when called) parses; its ValueError is the
+    option's one-sentence error. None (an option not given) stays None."""
+    def callback(ctx, param, value):
+        if value is None:
+            return None
+        try:
+            return getattr(importlib.import_module(module), function)(value)
+        except ValueError as e:
+            raise click.BadParameter(str(e))
+    return callback
 
 
 device_option = click.option("--device", default="cpu", show_default=True, callback=_device,
@@ -120,8 +132,8 @@ def _model_options():
                      "skipinit = a learnable gain 0 on each branch."),
         click.option("--blocks", type=click.IntRange(1), default=3, show_default=True,
                      help="Conv nets: blocks per stage."),
-        click.option("--widths", default="16,32,64", show_default=True, callback=_widths,
-                     help="Conv nets: channels per stage."),
+        click.option("--widths", default="16,32,64", show_default=True, help="Conv nets: channels per stage.",
+                     callback=_parsed("models.options", "parse_widths")),
     ]
 
 
@@ -167,29 +179,14 @@ def configs(params):
 
 
 def _user_errors():
-    """The exceptions that mean a user mistake (one sentence, no traceback)."""
+    """The exceptions that mean a user mistake (one sentence, no traceback, in any command: _Lab)."""
     import minigrad
+    from analysis.reproduction.archive import ArchiveError
+    from analysis.reproduction.cluster import ClusterError
     from models.data import DataError
+    from models.folders import FolderError
     from models.training import Diverged, RunError
-    return DataError, RunError, Diverged, minigrad.DeviceError
-
-
-def printable(path, flag="--out"):
-    """models.folders.printable, its refusal one sentence."""
-    from models import folders
-    try:
-        return folders.printable(path, flag)
-    except folders.FolderError as e:
-        raise click.ClickException(str(e))
-
-
-def writable(folder, flag="--out", make=True):
-    """models.folders.writable: `folder` made (unless make=False) and shown writable before any work starts."""
-    from models import folders
-    try:
-        return folders.writable(folder, flag, make)
-    except folders.FolderError as e:
-        raise click.ClickException(str(e))
+    return DataError, RunError, Diverged, minigrad.DeviceError, FolderError, ArchiveError, ClusterError
 
 
 # ----------------------------------------------------------------------------- drawing
@@ -251,11 +248,10 @@ def _table(title, columns, rows, first_left=True):
     return table
 
 
-def _history_table(history, title):
-    shown = history if len(history) <= 12 else history[:3] + history[-8:]
-    return _table(title, ("epoch", "train loss", "train acc", "test loss", "test acc", "seconds"),
-                  [(r["epoch"], f"{r['train_loss']:.4f}", f"{r['train_acc']:.2%}", f"{r['test_loss']:.4f}",
-                    f"{r['test_acc']:.2%}", f"{r['seconds']:.1f}") for r in shown], first_left=False)
+def _lines(lines):
+    """Lines that name files, printed whole (no wrapping, no markup)."""
+    for line in lines:
+        console.print(line, soft_wrap=True, markup=False)
 
 
 # ----------------------------------------------------------------------------- train
@@ -279,118 +275,58 @@ def _history_table(history, title):
                    "folder as if trained alone). --out is then the folder that holds their run folders (default runs); "
                    "with --resume, run the same command again.")
 @click.pass_context
-def train(ctx, epochs, batch_size, lr, seed, device, dtype, out, resume, members, **params):
+def train(ctx, **_):
     """Train one network with Adam (the paper's settings by default) and record it in a run folder.
 
     Interrupted (Ctrl-C), it prints the command that continues the run: the same one with --resume.
     """
+    from analysis.readouts import history_readout, members_readout
     from models.files import read_jsonl
-    from models.training import METRICS, train as run_training
+    from models.training import METRICS, train as run_training, train_ensemble
+    from models.training.resume import planned_runs
 
-    if members > 1 or out is None or not resume:      # the net of the options: to train, or naming the folders
-        config = _train_config(ctx.params)
-        name = lambda s: run_name(params["arch"], params["depth"], params["dataset"], s, config.model)  # noqa: E731
-    if members > 1:
-        return _train_members(ctx, config, members, out or "runs", resume, name)
-    out = out or os.path.join("runs", name(seed))
-    if resume:
-        config = _resumed_config(ctx, out)
-
-    writable(out, make=False)
+    try:
+        plan = planned_runs(ctx.params, {name for name in ctx.params if _given(ctx, name)})
+    except ValueError as e:         # the options name no net
+        raise click.UsageError(str(e))
+    writable(plan.root, make=False)
     display = training_display()
-    with _continued_on_interrupt(ctx, [out]):
+    with _continued_on_interrupt(ctx, plan.folders):
         try:
-            run_training(config, out, resume=resume, progress=display)
-        except _user_errors() as e:
-            raise click.ClickException(str(e))
+            if ctx.params["members"] == 1:
+                run_training(plan.configs[0], plan.folders[0], resume=plan.resumes[0], progress=display,
+                             device=ctx.meta.get("device"))
+            else:
+                outcomes = train_ensemble(plan.configs, plan.folders, resume=plan.resumes, progress=display,
+                                          device=ctx.meta.get("device"))
         finally:
             display.close()
-    console.print(_history_table(read_jsonl(os.path.join(out, METRICS)), out))
+    if ctx.params["members"] == 1:
+        history = read_jsonl(os.path.join(plan.folders[0], METRICS))
+        return console.print(_table(*history_readout(history, plan.folders[0]), first_left=False))
+    title, columns, rows, failure = members_readout(plan.configs, outcomes, plan.folders)
+    console.print(_table(title, columns, rows))
+    if failure:
+        raise click.ClickException(failure)
 
 
 def _given(ctx, name):
     return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
 
 
-def _train_config(p):
-    """The TrainConfig of train's parsed options `p` (models.training.resume); a clash is one sentence."""
-    from models.training.resume import train_config
-    try:
-        return train_config(p)
-    except ValueError as e:
-        raise click.UsageError(str(e))
-
-
-def _resumed_config(ctx, folder):
-    """The saved config of the run in `folder`, as resuming it with these options continues it
-    (models.training.resume); one sentence naming the options given that disagree with it."""
-    from models.training.resume import resumed_config
-    try:
-        return resumed_config(folder, ctx.params, _given_names(ctx))
-    except _user_errors() as e:
-        raise click.ClickException(str(e))
-
-
-def _given_names(ctx):
-    return {name for name in ctx.params if _given(ctx, name)}
-
-
 @contextlib.contextmanager
 def _continued_on_interrupt(ctx, folders):
-    """On Ctrl-C, print the command that continues the runs in `folders` (click itself says only "Aborted!")."""
-    from models.training import CHECKPOINT
+    """On Ctrl-C, print the command that continues the runs in `folders` (click itself says only "Aborted!"):
+    models.training.resume.interrupted, of the options given on the command line."""
+    from models.training.resume import interrupted
     try:
         yield
     except KeyboardInterrupt:
-        what = "run" if len(folders) == 1 else "runs"
-        if any(os.path.exists(os.path.join(folder, CHECKPOINT)) for folder in folders):
-            click.echo(f"Interrupted; continue the {what} with: {_command_line(ctx, resume=True)}", err=True)
-        else:
-            click.echo(f"Interrupted before the first checkpoint; start the {what} again with: "
-                       f"{_command_line(ctx, resume=False)}", err=True)
+        words = [((p.opts[0] if ctx.params[p.name] else p.secondary_opts[0]), None) if getattr(p, "is_flag", False)
+                 else (p.opts[0], ctx.params[p.name])
+                 for p in ctx.command.params if p.name != "resume" and _given(ctx, p.name)]
+        click.echo(interrupted(folders, ctx.info_name, words), err=True)
         raise
-
-
-def _command_line(ctx, resume):
-    """The `python cli.py train` line of the options given on the command line, with --resume or without."""
-    import shlex
-    words = ["python", "cli.py", ctx.info_name]
-    for param in ctx.command.params:
-        if param.name == "resume" or not _given(ctx, param.name):
-            continue
-        value = ctx.params[param.name]
-        if getattr(param, "is_flag", False):
-            words.append(param.opts[0] if value else param.secondary_opts[0])
-        else:
-            words += [param.opts[0], ",".join(map(str, value)) if isinstance(value, tuple) else str(value)]
-    return shlex.join(words + ["--resume"] * resume)
-
-
-def _train_members(ctx, base, members, root, resume, name):
-    """train --members: the seeds of `base` as one ensemble, each into <root>/<its run name>; with --resume, as
-    models.training.resume.member_runs says."""
-    from models.training import train_ensemble
-    from models.training.resume import member_runs
-    try:
-        configs, folders, resumes = member_runs(base, members, root, name, resume, ctx.params, _given_names(ctx))
-    except _user_errors() as e:
-        raise click.ClickException(str(e))
-    writable(root, make=False)
-    display = training_display()
-    with _continued_on_interrupt(ctx, folders):
-        try:
-            outcomes = train_ensemble(configs, folders, resume=resumes, progress=display)
-        except _user_errors() as e:
-            raise click.ClickException(str(e))
-        finally:
-            display.close()
-    rows = [(config.seed, "finished", f"{o['train_acc']:.2%}", f"{o['test_acc']:.2%}", folder) if isinstance(o, dict)
-            else (config.seed, "diverged", "", "", folder) for config, o, folder in zip(configs, outcomes, folders)]
-    console.print(_table(f"{members} seeds trained as one ensemble", ("seed", "status", "train acc", "test acc",
-                                                                      "run folder"), rows))
-    diverged = [str(o) for o in outcomes if not isinstance(o, dict)]
-    if diverged:
-        raise click.ClickException(f"{len(diverged)} of {members} runs diverged: " + "; ".join(diverged))
 
 
 # ----------------------------------------------------------------------------- spectrum, singularities
@@ -416,27 +352,20 @@ def _source_options(f):
 def _load(run_dir, samples, seed, device, dtype, params):
     """(model, x, labels, description) from a run folder or from fresh model/data flags (analysis/sources.py)."""
     from analysis.sources import fresh_net, run_folder
-    try:
-        if run_dir:
-            return run_folder(run_dir, samples, device, dtype, params["data_dir"])
-        return fresh_net(*configs(params), params["arch"], samples, seed, device, dtype)
-    except _user_errors() as e:
-        raise click.ClickException(str(e))
+    if run_dir:
+        return run_folder(run_dir, samples, _resolved(device), dtype, params["data_dir"])
+    return fresh_net(*configs(params), params["arch"], samples, seed, _resolved(device), dtype)
 
 
 def _output(measurement, out, run_dir, seed, params, method=None):
     """--out, or the default folder of a measurement (analysis/outputs.py), made and shown writable before any work."""
     from analysis.outputs import net_folder, output_folder
-    if out is None:
-        try:
-            if run_dir:
-                out = output_folder(measurement, run_dir=run_dir, method=method)
-            else:
-                model, data = configs(params)
-                stem = run_name(params["arch"], params["depth"], params["dataset"], seed, model)
-                out = net_folder(measurement, stem, model, data, seed, method)
-        except _user_errors() as e:
-            raise click.ClickException(str(e))
+    if out is None and run_dir:
+        out = output_folder(measurement, run_dir=run_dir, method=method)
+    elif out is None:
+        model, data = configs(params)
+        stem = run_name(params["arch"], params["depth"], params["dataset"], seed, model)
+        out = net_folder(measurement, stem, model, data, seed, method)
     return writable(out)
 
 
@@ -445,58 +374,6 @@ def _rough(method, probes, steps, what):
     if method != "exact" and (probes < PROBES or (method == "slq" and steps < STEPS)):
         console.print(f"[yellow]Warning:[/yellow] fewer probes{' or steps' if method == 'slq' else ''} than the "
                       f"defaults ({PROBES} probes, {STEPS} steps): {what}")
-
-
-def _written(out, files, replaced):
-    """Where the result went, and the line that says it replaced an earlier one (if it did)."""
-    if replaced:
-        console.print(replaced, soft_wrap=True, markup=False)
-    console.print("written to " + " and ".join(os.path.join(out, name) for name in files), soft_wrap=True,
-                  markup=False)
-
-
-def _groups(ctx, param, value):
-    """--group NAME=LAYER[,LAYER...] (repeatable) as {name: [layer or parameter names]}."""
-    groups = {}
-    for text in value:
-        name, sep, members = text.partition("=")
-        entries = [m.strip() for m in members.split(",") if m.strip()]
-        if not sep or not name.strip() or not entries:
-            raise click.BadParameter(f"{text!r} is not NAME=LAYER[,LAYER...] (e.g. early=hidden.0,hidden.1)")
-        if name.strip() in groups:
-            raise click.BadParameter(f"the group {name.strip()!r} is given twice")
-        groups[name.strip()] = entries
-    return groups
-
-
-def _per_layer(model, operator, what, out, method, probes, steps, seed, window, groups):
-    """spectrum --per-layer: each block's fractions, extreme Ritz values and leakage (analysis.spectra.blocks)."""
-    from analysis.outputs import replacing
-    from analysis.readouts import per_layer_readout
-    from analysis.spectrum_and_meter_plots import plot_per_layer
-    from analysis.spectra.blocks import check_per_layer, layer_blocks, named_blocks, planned_products
-    from analysis.spectra.estimate import cost, per_layer
-    from models.files import write_json
-
-    try:
-        blocks = check_per_layer(operator, named_blocks(model, groups) if groups else layer_blocks(model), method)
-    except ValueError as e:
-        raise click.ClickException(str(e))
-    total = planned_products(blocks, method, steps, probes)
-    console.print(cost(operator, total))
-    _rough(method, probes, steps, "each block's fractions can be far off")
-    with _bar(TimeRemainingColumn()) as bar:
-        result = per_layer(operator, blocks, method, probes, steps, seed, window,
-                           progress=_Counter(bar, "block products", total), source=what)
-    replaced = replacing(out, "spectrum")
-    write_json(os.path.join(out, "result.json"), result)
-    plot_per_layer(result, os.path.join(out, "per_layer.png"), title=f"per-layer {method}: {what}")
-    title, columns, rows, lines = per_layer_readout(result, method, window, groups, what)
-    console.print(lines[0], soft_wrap=True, markup=False)
-    console.print(_table(title, columns, rows))
-    for line in lines[1:]:
-        console.print(line)
-    _written(out, ("result.json", "per_layer.png"), replaced)
 
 
 @click.command()
@@ -515,7 +392,8 @@ def _per_layer(model, operator, what, out, method, probes, steps, seed, window, 
 @click.option("--per-layer", is_flag=True,
               help="The spectrum of each layer's diagonal block of the Hessian and its leakage (how much of H v "
                    "leaves the block); writes result.json and per_layer.png into <method>-per-layer/.")
-@click.option("--group", "groups", multiple=True, metavar="NAME=LAYER[,LAYER...]", callback=_groups,
+@click.option("--group", "groups", multiple=True, metavar="NAME=LAYER[,LAYER...]",
+              callback=_parsed("analysis.spectra.estimate", "parse_groups"),
               help="With --per-layer: a named block of layers or parameters (e.g. early=hidden.0,hidden.1) "
                    "instead of one block per layer; repeat for more blocks.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
@@ -525,12 +403,11 @@ def _per_layer(model, operator, what, out, method, probes, steps, seed, window, 
 def spectrum(run_dir, samples, seed, device, dtype, method, probes, steps, window, batch_size, penalty, per_layer,
              groups, out, **params):
     """Hessian eigenvalue spectrum of the training loss: fractions, indices, extremes and a density plot."""
-    from analysis.outputs import replacing
-    from analysis.readouts import spectrum_readout
-    from analysis.spectrum_and_meter_plots import plot_density
+    from analysis.outputs import save
+    from analysis.readouts import per_layer_readout, spectrum_readout
+    from analysis.spectrum_and_meter_plots import plot_density, plot_per_layer
     from analysis.spectra import WINDOW, HessianOperator
-    from analysis.spectra.estimate import cost, estimate, products
-    from models.files import write_json
+    from analysis.spectra.estimate import cost, estimate, per_layer as per_layer_spectra, per_layer_blocks, products
 
     if groups and not per_layer:
         raise click.UsageError("--group names a block of the per-layer spectra; add --per-layer")
@@ -538,24 +415,35 @@ def spectrum(run_dir, samples, seed, device, dtype, method, probes, steps, windo
     out = _output("spectrum", out, run_dir, seed, params, f"{method}-per-layer" if per_layer else method)
     model, x, y, what = _load(run_dir, samples, seed, device, dtype, params)
     operator = HessianOperator(model, x, y, batch_size=batch_size, penalty=penalty)
-    if per_layer:
-        return _per_layer(model, operator, what, out, method, probes, steps, seed, window, groups)
     try:
-        total = products(operator, method, probes, steps)
+        blocks, total = (per_layer_blocks(model, operator, method, probes, steps, groups) if per_layer
+                         else (None, products(operator, method, probes, steps)))
     except ValueError as e:
         raise click.ClickException(str(e))
     console.print(cost(operator, total))
-    _rough(method, probes, steps, "the fractions can be far off (SLQ resolves eigenvalues to about the spectral "
-                                  "range / steps; the moments' error shrinks as 1/sqrt(probes))")
+    _rough(method, probes, steps, "each block's fractions can be far off" if per_layer else "the fractions can be "
+           "far off (SLQ resolves eigenvalues to about the spectral range / steps; the moments' error shrinks as "
+           "1/sqrt(probes))")
     with _bar(TimeRemainingColumn()) as bar:
-        label = {"exact": "Hessian columns", "slq": "Lanczos steps"}.get(method)
-        result = estimate(operator, method, probes, steps, seed, window, source=what,
-                          progress=label and _Counter(bar, label, total))
-    replaced = replacing(out, "spectrum")
-    write_json(os.path.join(out, "result.json"), result)
-    plot_density(result, os.path.join(out, "density.png"), title=f"{method}: {what}")
-    console.print(_table(*spectrum_readout(result, method, what)))
-    _written(out, ("result.json", "density.png"), replaced)
+        if per_layer:
+            result = per_layer_spectra(operator, blocks, method, probes, steps, seed, window,
+                                       progress=_Counter(bar, "block products", total), source=what)
+        else:
+            label = {"exact": "Hessian columns", "slq": "Lanczos steps"}.get(method)
+            result = estimate(operator, method, probes, steps, seed, window, source=what,
+                              progress=label and _Counter(bar, label, total))
+    if not per_layer:
+        written = save(out, "spectrum", result, ("result.json", "density.png"), plot_density, f"{method}: {what}")
+        console.print(_table(*spectrum_readout(result, method, what)))
+        return _lines(written)
+    written = save(out, "spectrum", result, ("result.json", "per_layer.png"), plot_per_layer,
+                   f"per-layer {method}: {what}")
+    title, columns, rows, lines = per_layer_readout(result, method, window, groups, what)
+    _lines(lines[:1])
+    console.print(_table(title, columns, rows))
+    for line in lines[1:]:
+        console.print(line)
+    _lines(written)
 
 
 @click.command()
@@ -567,71 +455,50 @@ def spectrum(run_dir, samples, seed, device, dtype, method, probes, steps, windo
 def singularities(run_dir, samples, seed, device, dtype, out, **params):
     """Distance to the singular manifolds, per hidden layer: norms, overlaps, zero responses, dependence, gradients."""
     from analysis.meters import all_meters
-    from analysis.outputs import replacing
+    from analysis.outputs import save
     from analysis.readouts import meters_readout
     from analysis.spectrum_and_meter_plots import plot_meters
-    from models.files import write_json
 
     out = _output("singularities", out, run_dir, seed, params)
     model, x, y, what = _load(run_dir, samples, seed, device, dtype, params)
     result = dict(all_meters(model, x, y), source=what)
-    replaced = replacing(out, "singularities")
-    write_json(os.path.join(out, "meters.json"), result)
-    plot_meters(result, os.path.join(out, "meters.png"), title=what)
+    written = save(out, "singularities", result, ("meters.json", "meters.png"), plot_meters, what)
     console.print(_table(*meters_readout(result, what), first_left=False))
-    _written(out, ("meters.json", "meters.png"), replaced)
+    _lines(written)
 
 
 # ----------------------------------------------------------------------------- reproduce
 
-def _figure_names(ctx, param, value):
-    """The stages (analysis/figures/plan.py) that FIGURE names: each figure whole, or the CPU plan's."""
-    from analysis.figures import FIGURES
-    from analysis.figures.plan import stages
-    if value == "all":
-        return stages(FIGURES)
-    unknown = [f for f in value.split(",") if f not in FIGURES and f != "plan"]
-    if unknown:
-        raise click.BadParameter(f"unknown figure {unknown[0]!r}; choose from: all, plan, {', '.join(FIGURES)}")
-    return stages(value.split(","))
-
-
-def _cluster_option(ctx, param, value):
-    if value is None:
-        return None
-    from analysis.reproduction.cluster import local_workers
-    try:
-        return local_workers(value)
-    except ValueError as e:
-        raise click.BadParameter(str(e))
-
-
-def _ensemble_option(ctx, param, value):
-    from analysis.reproduction.runner import ensemble_setting
-    try:
-        return ensemble_setting(value)
-    except ValueError as e:
-        raise click.BadParameter(str(e))
+def _auto_workers(device):
+    """--workers auto: the processes (and BLAS threads each) analysis/reproduction/sweep.py's rule picks, said."""
+    from analysis.reproduction.sweep import auto_workers, describe_workers
+    workers, threads = auto_workers(device=device)
+    console.print(describe_workers(workers, threads, device=device))
+    return workers
 
 
 @click.command("reproduce")
-@click.argument("figures", metavar="FIGURE", callback=_figure_names)
+@click.argument("figures", metavar="FIGURE", callback=_parsed("analysis.figures", "named_stages"))
 @preset_option("--preset", default="quick", show_default=True,
               help="quick: minutes per figure on a CPU; paper: the paper's full protocol (a GPU job); quick-full: "
                    "quick on the full training set (does the quick subset point the same way?); test: tiny "
                    "synthetic runs for the test suite.")
 @click.option("--out", default=None, type=click.Path(file_okay=False),
               help="Results folder (default results/<preset>); runs are kept in <out>/runs and reused.")
-@click.option("--workers", type=click.IntRange(1), default=1, show_default=True,
-              help="Processes to spread independent runs over.")
-@click.option("--cluster", metavar="local:N", default=None, callback=_cluster_option,
+@click.option("--workers", default="1", show_default=True, metavar="N|auto", callback=_parsed(
+                  "analysis.reproduction.sweep", "workers_setting"),
+              help="Processes to spread independent runs over. auto: one per core with one BLAS thread each on the "
+                   "cpu, one on cuda; it says what it chose.")
+@click.option("--cluster", metavar="local:N", default=None,
+              callback=_parsed("analysis.reproduction.cluster", "local_workers"),
               help="Spread the runs over an embedded Dask cluster of N worker processes (with --device cuda: "
                    "one GPU each). Needs pip install -e \".[cluster]\".")
 @click.option("--scheduler", metavar="ADDRESS", default=None, envvar="DASK_SCHEDULER_ADDRESS", is_eager=True,
               help="Send the runs to the Dask scheduler at ADDRESS (tcp://HOST:PORT; default "
                    "$DASK_SCHEDULER_ADDRESS when neither --cluster nor --workers is given). --out must be on a file "
                    "system every worker can write.")
-@click.option("--ensemble", default="auto", show_default=True, callback=_ensemble_option, metavar="auto|off|N",
+@click.option("--ensemble", default="auto", show_default=True, metavar="auto|off|N",
+              callback=_parsed("analysis.reproduction.runner", "ensemble_setting"),
               help="Train the runs of a curve that differ only in their seed together, N at a time (one batched "
                    "pass; every run folder and number as if trained alone). auto: 50 on cuda, 10 on the cpu.")
 @click.option("--stop-after", type=click.FloatRange(0), default=None, metavar="MINUTES", callback=_finite,
@@ -646,7 +513,7 @@ def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, ensemble, 
 
     FIGURE is one of fig2 fig3 fig4 fig5 fig6 fig7 fig8 figS1 figS2 figS3 figS4 figS5 figS6
     figS7-svhn figS7-stl10 (the paper), conv-fig3 conv-fig5 activation fidelity fig3-readings
-    (ours), a comma-separated list, all, or plan (the CPU plan's stages, in their order:
+    per-layer (ours), a comma-separated list, all, or plan (the CPU plan's stages, in their order:
     docs/reproduction.md).
 
     Each figure gets a folder with figure.png, numbers.json, claims.csv and report.md;
@@ -655,11 +522,14 @@ def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, ensemble, 
     """
     from analysis.figures import FIGURES
     from analysis.reproduction import presets
-    from analysis.reproduction.reproduce import Incomplete, reproduce as reproduce_figure, sweep_runs, write_index
+    from analysis.reproduction.cluster import runs_client
+    from analysis.reproduction.reproduce import reproduce_stages, sweep_runs, write_index
     from analysis.reproduction.listeners import RunBars, SweepBars
     from analysis.reproduction.runner import ensemble_size
     from analysis.reproduction.sweep import Sweep
 
+    if workers == "auto":
+        workers = 1 if cluster is not None or scheduler is not None else _auto_workers(device)
     if scheduler is not None and ctx.get_parameter_source("scheduler") == ParameterSource.ENVIRONMENT and (
             cluster is not None or workers > 1):
         scheduler = ctx.params["scheduler"] = None    # the environment's scheduler yields to an option given here
@@ -669,8 +539,7 @@ def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, ensemble, 
     chosen = presets.get(preset)
     root = writable(out or os.path.join("results", preset))
     stop_at = None if stop_after is None else time.time() + 60 * stop_after
-    incomplete = Incomplete()
-    with _runs_client(cluster, scheduler, device) as client, \
+    with runs_client(cluster, scheduler, device) as client, \
             RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                          console=console) as progress:
         if client is None:
@@ -684,36 +553,13 @@ def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, ensemble, 
                                    + (f", dashboard {link}" if link else ""))
         sweep = Sweep(root=root, workers=workers, data_root=data_dir, device=device, listener=listener, client=client,
                       ensemble=ensemble_size(ensemble, device), stop_at=stop_at)
-        for stage in figures:
-            name, began = stage.figure, time.perf_counter()
-            scope = "" if stage.seeds is None else f" (plan: {stage.what}, {stage.seeds} seeds per curve)"
-            progress.console.print(f"[bold]{name}[/bold]: {FIGURES[name].title}{scope}")
-            summary = reproduce_figure(FIGURES[name], chosen, sweep, stage.curves, stage.seeds)
-            held, counted = incomplete.record(name, summary)
-            progress.console.print(f"  {name}: {held}/{counted} claims held, "
-                                   f"{time.perf_counter() - began:.0f} s -> {os.path.join(root, name)}")
+        unfinished = reproduce_stages(figures, FIGURES, chosen, sweep, say=progress.console.print)
     notes = []
     console.print(f"claims of every figure done so far: {write_index(root, chosen, notes, list(FIGURES))}")
     for note in notes:
         console.print(f"  [yellow]left out[/yellow] {note}", soft_wrap=True, highlight=False)
-    unfinished = incomplete.sentence(len({stage.figure for stage in figures}))
     if unfinished:
         raise click.ClickException(unfinished)
-
-
-@contextlib.contextmanager
-def _runs_client(cluster, scheduler, device):
-    """A Dask client for --cluster or --scheduler (None without either); a cluster problem is one sentence."""
-    if cluster is None and scheduler is None:
-        yield None
-        return
-    from analysis.reproduction.cluster import ClusterError, connect
-    with contextlib.ExitStack() as stack:
-        try:
-            client = stack.enter_context(connect(cluster, scheduler, device))
-        except ClusterError as e:
-            raise click.ClickException(str(e))
-        yield client
 
 
 # ----------------------------------------------------------------------------- runs
@@ -736,22 +582,18 @@ def pack_runs(root, archive, by_figure):
     """
     from analysis.figures import FIGURES
     from analysis.reproduction import presets
-    from analysis.reproduction.archive import ArchiveError, pack, pack_figures
+    from analysis.readouts import packed_line
+    from analysis.reproduction.archive import pack, pack_figures
     writable(archive if by_figure else os.path.dirname(os.path.abspath(printable(archive, "ARCHIVE"))), "ARCHIVE")
     try:
         if by_figure:
             counts = pack_figures(root, archive, list(FIGURES.values()), presets.get(by_figure))
-            for name, packed in counts.items():
-                console.print(f"packed {packed} finished runs into {os.path.join(archive, name, 'runs.tar.gz')}",
-                              soft_wrap=True, markup=False)
-            return
+            return _lines(f"packed {packed} finished runs into {os.path.join(archive, name, 'runs.tar.gz')}"
+                          for name, packed in counts.items())
         counts = pack(root, archive)
-    except ArchiveError as e:
-        raise click.ClickException(str(e))
     except OSError as e:
         raise click.ClickException(f"cannot write {archive} ({e.strerror or e}); choose another ARCHIVE")
-    console.print(f"packed {counts['packed']} finished runs ({counts['skipped']} not done, left out) into {archive}",
-                  soft_wrap=True, markup=False)
+    _lines([packed_line(counts, archive)])
 
 
 @runs.command("unpack")
@@ -763,38 +605,32 @@ def unpack_runs(archives, root):
     `reproduce --out ROOT` then reuses them instead of training them again. A run finished in
     ROOT already is kept; one there but not finished is replaced, unless a live trainer holds it.
     """
-    from analysis.reproduction.archive import ArchiveError, unpack
+    from analysis.readouts import unpacked_lines
+    from analysis.reproduction.archive import unpack
     writable(root, "ROOT")
     for archive in archives:
         try:
             counts = unpack(archive, root)
-        except ArchiveError as e:
-            raise click.ClickException(str(e))
         except OSError as e:
             raise click.ClickException(f"cannot write to {root} ({e.strerror or e}); choose another ROOT")
-        console.print((f"{archive}: " if len(archives) > 1 else "") +
-                      f"unpacked into {root}: added {counts['added']}, kept {counts['kept']} (finished here "
-                      f"already), replaced {counts['replaced']} (not finished here), skipped {counts['skipped']} "
-                      "(locked by a trainer)", soft_wrap=True, markup=False)
-        for note in counts["notes"]:
-            console.print(f"  skipped: {note}", soft_wrap=True, markup=False)
+        _lines(unpacked_lines(counts, archive, root, named=len(archives) > 1))
 
 
 # ----------------------------------------------------------------------------- toy models
 
-def _toy_command(name, modules, help):
+def _toy_command(name, help):
     @click.command(name, help=help)
     @click.option("--out", default=os.path.join("results", "toys"), show_default=True, type=click.Path(file_okay=False),
                   help="Folder for the PNG figures and JSON numbers.")
     @click.option("--quick", is_flag=True, hidden=True, help="Short runs on coarse grids (for tests).")
     def command(out, quick):
+        from analysis.readouts import toy_readout
+        from analysis.toys import modules
         writable(out)
-        for toy_module in modules:
+        for toy_module in modules(name):
             began = time.perf_counter()
             summary = toy_module.run(out, quick=quick)
-            title, rows = toy_module.summary_rows(summary)
-            fmt = lambda x: "not reached" if x is None else f"{x:.4g}" if isinstance(x, float) else str(x)  # noqa: E731
-            console.print(_table(title, ("quantity", "value"), [(k, fmt(v)) for k, v in rows]))
+            console.print(_table(*toy_readout(toy_module, summary)))
             for path in summary["figures"]:
                 console.print(f"  wrote {path}")
             console.print(f"  [dim]{toy_module.__name__.rsplit('.', 1)[1]}: {time.perf_counter() - began:.1f} s[/dim]")
@@ -807,14 +643,9 @@ def toy():
 
 
 def _register_toys():
-    from analysis.toys import deep_linear, linear_modes, two_unit
-    toy.add_command(_toy_command("two-unit", [two_unit],
-                                 "Two hidden units: overlap/elimination plateaus (Fig 2) and a skip version."))
-    toy.add_command(_toy_command("linear", [linear_modes],
-                                 "Three-layer linear nets in the mode picture, plain vs residual (Fig S4)."))
-    toy.add_command(_toy_command("deep-linear", [deep_linear], "Deep linear single modes: saddles and "
-                                 "plain/residual/hyper-residual speed (Fig S5)."))
-    toy.add_command(_toy_command("all", [two_unit, linear_modes, deep_linear], "All of the above."))
+    from analysis.toys import TOYS
+    for name, (_, help) in TOYS.items():
+        toy.add_command(_toy_command(name, help))
 
 
 _register_toys()
@@ -822,13 +653,11 @@ _register_toys()
 
 # ----------------------------------------------------------------------------- bench
 
-BENCH_OUT = {"engine": "engine.json", "ensemble": "ensemble.json", "lanczos": "lanczos.json"}
-
-
 @click.command()
-@click.option("--workload", type=click.Choice(["engine", "ensemble", "lanczos", "all"]), default="engine",
+@click.option("--workload", type=click.Choice(["engine", "ensemble", "lanczos", "workers", "all"]), default="engine",
               show_default=True, help="engine: W1 and W2; ensemble: W4, one training epoch of a seed ensemble against "
-              "a single net's; lanczos: 100 float64 Lanczos steps on the paper's big net; all: engine and ensemble.")
+              "a single net's; lanczos: 100 float64 Lanczos steps on the paper's big net; workers: W5, W4's ensemble in every layout of "
+              "processes x BLAS threads side by side (--repeats epochs); all: engine and ensemble.")
 @click.option("--repeats", type=click.IntRange(1), default=10, show_default=True,
               help="Timed repeats per workload (the median is reported); W4 times this many epochs.")
 @device_option
@@ -845,27 +674,22 @@ BENCH_OUT = {"engine": "engine.json", "ensemble": "ensemble.json", "lanczos": "l
 @click.option("--out", default=None, type=click.Path(dir_okay=False),
               help="Where to write the numbers (JSON; default results/bench/<workload>.json). With --workload all, "
                    "W4's go to ensemble.json in the same folder.")
-def bench(workload, repeats, device, with_torch, skips, members, images, steps, samples, out):
+def bench(workload, out, **options):
     """Time W1 (Adam step, batch 500, fp32) and W2 (gradient and exact HVP, batch 1,024, fp64 and fp32), W4 (a
     training epoch of a seed ensemble against a single net's) or 100 Lanczos steps, next to PyTorch."""
-    from analysis.bench import engine, ensemble, lanczos
+    from analysis.bench import run, tables, workloads
     from models.files import write_json
-    out = out or os.path.join("results", "bench", BENCH_OUT.get(workload, "engine.json"))
-    writable(os.path.dirname(printable(out)) or ".")
-    runs = {"engine": lambda say: engine.run(repeats, skips, with_torch, device, progress=say),
-            "ensemble": lambda say: ensemble.run(members, images, repeats, skips, with_torch, device, progress=say),
-            "lanczos": lambda say: lanczos.run(steps, samples, 0, with_torch, device, progress=say)}
-    modules = {"engine": engine, "ensemble": ensemble, "lanczos": lanczos}
+    plan = workloads(workload, out)
+    writable(os.path.dirname(printable(plan[0][1])) or ".")
     with console.status("timing") as status:
         def progress(what):
             status.update(f"timing {what}")
             if not console.is_terminal:
                 console.print(f"timing {what}")
-        for name in (("engine", "ensemble") if workload == "all" else (workload,)):
-            path = out if name == workload or name == "engine" else os.path.join(os.path.dirname(out), BENCH_OUT[name])
-            result = runs[name](progress)
+        for name, path in plan:
+            result = run(name, options, progress)
             write_json(path, result)
-            for title, columns, rows in modules[name].tables(result, device, repeats, with_torch):
+            for title, columns, rows in tables(name, result, options):
                 console.print(_table(title, columns, rows))
             console.print(f"written to {path}")
 
@@ -873,8 +697,9 @@ def bench(workload, repeats, device, with_torch, skips, members, images, steps, 
 # ----------------------------------------------------------------------------- the group
 
 class _Lab(click.Group):
-    """The command group: a result the file system refuses to take (a full disk, say), in any command, ends in
-    one sentence naming the folder instead of a traceback; the file it was writing is left as it was."""
+    """The command group: a user mistake (_user_errors) in any command ends in its one sentence, and a result the
+    file system refuses to take (a full disk, say) in one naming the folder, instead of a traceback; the file it
+    was writing is left as it was."""
 
     def invoke(self, ctx):
         from models.files import WriteError
@@ -883,6 +708,8 @@ class _Lab(click.Group):
             return super().invoke(ctx)
         except WriteError as e:
             raise click.ClickException(refused(e)) from None
+        except _user_errors() as e:
+            raise click.ClickException(str(e)) from None
 
 
 @click.group(cls=_Lab, context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,7 +1,7 @@
-"""The one measurement plan: what a run measures and when, as the Measurement hooks the training loop calls.
+"""The one measurement plan: what a run measures and when, as the EpochHooks the training loop calls.
 
 A plan is JSON (part of a reproduction run's identity); `measurements(plan)` turns it into
-`models.training.Measurement` hooks that `models.training.train` runs at their epochs, so every
+`models.training.EpochHook`s that `models.training.train` runs at their epochs, so every
 estimate sees exactly the weights and data of that epoch:
 
     plan = {"hessian": {"methods": ["moments"], "epochs": [0, 2, 8], "samples": 512, "probes": 5,
@@ -16,7 +16,7 @@ hessian: the training objective's Hessian (BiasReg penalty included) on the firs
 meters: every singularity meter (analysis/meters.py) on the first `samples` examples, every epoch.
 """
 from analysis.spectra.window import WINDOWS
-from models.training import Measurement
+from models.training import EpochHook
 
 from .meters import BATCH_SIZE, METERS, N_SAMPLES, SOURCES, TOP, all_meters, flatten
 
@@ -25,7 +25,7 @@ EXACT_BATCH_BYTES = {"cpu": 2 ** 30, "cuda": 2 ** 34}     # other devices: the C
 
 
 def hessian_measurement(methods, epochs, samples, probes, steps=100, windows=WINDOWS):
-    """A Measurement of the Hessian spectrum by `methods` at `epochs` (the plan's "hessian" entry)."""
+    """An EpochHook measuring the Hessian spectrum by `methods` at `epochs` (the plan's "hessian" entry)."""
     from analysis.spectra.exact import exact_spectrum
     from analysis.spectra.hessian import HessianOperator
     from analysis.spectra.moments import moment_spectrum
@@ -68,13 +68,13 @@ def hessian_measurement(methods, epochs, samples, probes, steps=100, windows=WIN
                            **curves("slq", result["curves"]))
         return out
 
-    return Measurement("hessian", lambda model, data, epoch: measure(model, data, epoch)[0], epochs=set(epochs),
+    return EpochHook("hessian", lambda model, data, epoch: measure(model, data, epoch)[0], epochs=set(epochs),
                        batched=lambda model, data, epoch: measure(model, data, epoch) if model.stacked else None)
 
 
 def meters_measurement(names=METERS, n_samples=N_SAMPLES, epochs=None, name="meters", include_first=False,
                        batch_size=BATCH_SIZE, sources=SOURCES, per_layer=True, top=TOP):
-    """A Measurement running the singularity meters `names` (analysis/meters.py) on the first n_samples training
+    """An EpochHook running the singularity meters `names` (analysis/meters.py) on the first n_samples training
     examples at `epochs` (None: every epoch); its numbers are meters.flatten's keys."""
     names = tuple(names)
     unknown = [n for n in names if n not in METERS]
@@ -85,11 +85,11 @@ def meters_measurement(names=METERS, n_samples=N_SAMPLES, epochs=None, name="met
         x, y = data.train_x[:n_samples], data.train_y[:n_samples]
         return flatten(all_meters(model, x, y, include_first, batch_size, sources, top, names), per_layer)
 
-    return Measurement(name, fn, epochs)
+    return EpochHook(name, fn, epochs)
 
 
 def measurements(plan):
-    """The models.training.Measurement list a plan describes."""
+    """The models.training.EpochHook list a plan describes."""
     out = []
     if "hessian" in plan:
         h = plan["hessian"]

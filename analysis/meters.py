@@ -202,7 +202,7 @@ def _activity_meters(model, x, labels, want, batch_size=BATCH_SIZE, sources=SOUR
     finally:
         model.train(was_training)
 
-    xp = mg.get_device(device).xp
+    xp = device.xp
     out = {}
     if "zero_responses" in want:
         counts = mg.to_host(xp.stack([xp.asarray(z, dtype=xp.float64) for z in zeros]))

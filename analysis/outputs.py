@@ -10,7 +10,8 @@ seed), then the hash of everything that makes the net (its model and data config
 not the data folder), as the reproduction names its runs: two different nets never share a
 folder and the same net always finds its own. The measurement's own settings (--samples,
 --dtype, --probes, --steps, ...) do not name the folder: measuring the same net again replaces
-its earlier result, and `replacing` gives the line that says so (also for a given --out).
+its earlier result, and `replacing` gives the line that says so (also for a given --out);
+`save` writes a result and its figure and gives the lines to print.
 
 These subfolders are no part of a run's format. The readers of a run folder (load_run, the
 reproduction's runner and `verify`) read only its own files by name, so a measured run stays
@@ -24,6 +25,7 @@ import hashlib
 import json
 import os
 
+from models.files import write_json
 from models.training import RunError
 from models.training.loop import CHECKPOINT, CONFIG
 
@@ -74,3 +76,13 @@ def replacing(folder, measurement):
     if any(os.path.exists(os.path.join(folder, name)) for name in files):
         return f"replaced the earlier {called} in {folder}"
     return None
+
+
+def save(folder, measurement, result, files, draw, title):
+    """Write `result` as files[0] (JSON) and draw(result, path, title=title) as files[1] into `folder`; returns
+    the lines that say so: the one from `replacing` (when an earlier result was there), then where they went."""
+    replaced = replacing(folder, measurement)
+    write_json(os.path.join(folder, files[0]), result)
+    draw(result, os.path.join(folder, files[1]), title=title)
+    return [line for line in (replaced, "written to " + " and ".join(os.path.join(folder, name) for name in files))
+            if line]

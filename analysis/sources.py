@@ -8,14 +8,16 @@ from models.training import TrainConfig, load_run, prepare
 
 
 def run_folder(run_dir, samples, device="cpu", dtype="float64", data_root=None):
-    """The net of a run folder at its last checkpoint, cast to `dtype` on `device` (RunError when it holds none)."""
+    """The net of a run folder at its last checkpoint, cast to `dtype` on `device` (RunError when it holds none).
+
+    device, here and in fresh_net: a Device (the CLI's, resolved once) or a name, resolved where the net is made."""
     config, data, model, epoch = load_run(run_dir, device=device, data_root=data_root, dtype=dtype)
     return _subset(model, data, samples, f"{run_dir} (epoch {epoch})")
 
 
 def fresh_net(model, data, arch, samples, seed=0, device="cpu", dtype="float64"):
     """A freshly initialized net of the model and data configs (models.options.configs), `arch` its CLI name."""
-    data, net = prepare(TrainConfig(model=model, data=data, seed=seed, dtype=dtype, device=device))
+    data, net = prepare(TrainConfig(model=model, data=data, seed=seed, dtype=dtype), device=device)
     return _subset(net, data, samples, f"fresh {arch} net (seed {seed})")
 
 

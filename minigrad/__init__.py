@@ -11,7 +11,7 @@ reading path.
 """
 from . import ops
 from .autodiff import grad
-from .backend import (DeviceError, describe, device_kind, get_array_module, get_device, to_device, to_float,
+from .backend import (Device, DeviceError, describe, device_kind, get_array_module, get_device, to_device, to_float,
                       to_host)
 from .core import Function, Tensor, grad_mode, is_grad_enabled, no_grad, tensor
 from .forward import jvp
@@ -21,6 +21,6 @@ from . import functional, nn, optim
 
 __all__ = ["Tensor", "Function", "tensor", "grad_mode", "no_grad", "is_grad_enabled",
            "grad", "jvp", "hvp", "hvp_methods",
-           "DeviceError", "describe", "device_kind", "get_array_module", "get_device", "to_device", "to_float",
+           "Device", "DeviceError", "describe", "device_kind", "get_array_module", "get_device", "to_device", "to_float",
            "to_host",
            *ops.__all__]

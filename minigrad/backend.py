@@ -44,6 +44,16 @@ class Device:
     def __repr__(self):
         return f"Device({self.name!r})"
 
+    # one Device per kind: a copy (deepcopy of a model that carries it, a pickle) is the registered one itself
+    def __reduce__(self):
+        return get_device, (self.name,)
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
 
 _devices = {}
 _module_of_type = {}   # exact array type -> array module: one dict lookup per op
@@ -56,7 +66,7 @@ def register_device(name, xp, array_type, to_device, to_host, synchronize=None):
     return _devices[name]
 
 
-register_device("cpu", numpy, numpy.ndarray, numpy.asarray, lambda a: a)
+CPU = register_device("cpu", numpy, numpy.ndarray, numpy.asarray, lambda a: a)   # the default, needing no lookup
 
 
 def _register_cuda():
@@ -76,9 +86,18 @@ def _register_cuda():
 
 
 def get_device(device):
-    """Return the Device for a name ('cpu', 'cuda', 'cuda:0') or a Device; clear error otherwise."""
+    """The one resolver of devices: the Device for a name ('cpu', 'cuda', 'cuda:0' -- any cuda:N is the one
+    'cuda' Device), or a Device itself, returned as it is; a DeviceError in one sentence otherwise.
+
+    A name is resolved once, where it enters (the CLI, or the public function a library user calls with
+    one); the Device is passed on from there, so code below never looks a name up again."""
     if isinstance(device, Device):
         return device
+    return _resolve(device)
+
+
+def _resolve(device):
+    """The Device a name spells (get_device's lookup; the tests count its calls)."""
     name = device_kind(device)
     if name in _devices:
         return _devices[name]

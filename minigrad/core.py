@@ -18,7 +18,7 @@ from contextlib import contextmanager
 
 import numpy
 
-from .backend import device_of, get_array_module, get_device, to_device, to_host
+from .backend import device_of, get_array_module, to_device, to_host
 
 
 class _GradMode:
@@ -213,7 +213,7 @@ class Tensor:
 
     def to(self, device):
         """A copy on `device` ('cpu' or 'cuda'), cut from the graph."""
-        return Tensor(to_device(self.data, get_device(device)), self.requires_grad)
+        return Tensor(to_device(self.data, device), self.requires_grad)
 
     # Built on top of the core, not imported by it: the arithmetic operators and the NumPy-like
     # methods (sum, reshape, exp, ...) are bound in minigrad/ops/__init__.py, which reads as a

@@ -7,7 +7,7 @@ constructors'):
 
     arch          'mlp' (default) | 'conv'
     mlp:   inputs, width, depth, classes, skip, skip_matrix, skip_shared, hyper_matrix,
-           init, bias_reg, bias_lambda, bn_layer, skip_scale, branch_init, seed, dtype
+           init, bias_reg, bias_lambda, bn_layer, skip_scale, branch_init, hyper_q_draw, seed, dtype
     conv:  blocks, widths, classes, skip, in_channels, batch_norm, init, bias_reg, bias_lambda, seed, dtype
 
 `seed` is the integer the generator is seeded with (None: fresh entropy, not
@@ -19,7 +19,7 @@ from .mlp import MLP
 
 MODEL_KEYS = {
     "mlp": ("arch", "inputs", "width", "depth", "classes", "skip", "skip_matrix", "skip_shared", "hyper_matrix",
-            "init", "bias_reg", "bias_lambda", "bn_layer", "skip_scale", "branch_init", "seed", "dtype"),
+            "init", "bias_reg", "bias_lambda", "bn_layer", "skip_scale", "branch_init", "hyper_q_draw", "seed", "dtype"),
     "conv": ("arch", "blocks", "widths", "classes", "skip", "in_channels", "batch_norm", "init", "bias_reg",
              "bias_lambda", "seed", "dtype"),
 }

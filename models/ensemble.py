@@ -23,13 +23,15 @@ measurements and checkpoints read, and what `load_state_dict` writes through.
 """
 import copy
 
-from minigrad import get_array_module, nn, stack
+from minigrad import get_array_module, get_device, nn, stack
 
 from .build import build
 
 
 def ensemble(configs, device="cpu"):
-    """The ensemble of the models `configs` describe (flat models.build dicts that differ only in seed), on device."""
+    """The ensemble of the models `configs` describe (flat models.build dicts that differ only in seed), on device
+    (a Device, or a name resolved here, once for all members)."""
+    device = get_device(device)
     members = [build(config).to(device) for config in configs]
     stacked = len(members) > 1 and all(config.get("arch", "mlp") == "mlp" for config in configs)
     return Stacked(members) if stacked else Looped(members)

@@ -54,11 +54,14 @@ def counts(model, inputs, classes):
     matrices = 0
     if skip == "residual" and model.get("skip_matrix") not in (None, "identity"):
         matrices = 1 if model.get("skip_shared", True) else depth - 1
-    if skip == "hyperres":
-        matrices = depth - 2
+    if skip == "hyperres":      # one Q_k per source, or per (source, target): Σ_{t=3}^{L} (t-2)
+        matrices = (depth - 2) * (depth - 1) // 2 if model.get("hyper_q_draw") == "per-pair" else depth - 2
     buffers = matrices * width * width + (depth * width if model.get("bias_reg") is not None else 0)
     buffers += 2 * width if model.get("bn_layer") is not None else 0          # the BN's running mean and variance
-    return parameters, buffers, inputs + depth * width + classes
+    units = inputs + depth * width + classes
+    if skip == "hyperres" and model.get("hyper_q_draw") == "per-pair":   # the sources put side by side, per layer
+        units += width * ((depth - 2) * (depth - 1) // 2 - 1)
+    return parameters, buffers, units
 
 
 def _conv_counts(model, inputs, classes):

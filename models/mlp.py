@@ -7,14 +7,17 @@ With f = ReLU, L = depth hidden layers of `width` units, x_0 the input:
     hyperres   x_1 = f(W_0 x_0 + b_1),  x_2 = f(W_1 x_1 + b_2) + x_1,
                x_{l+1} = f(W_l x_l + b_{l+1}) + x_l + Σ_{k=1}^{l-1} Q_k x_k          l = 2 .. L-1
 
+With hyper_q_draw='per-pair' the sum is Σ_{k=1}^{l-1} Q_{k,l+1} x_k instead: an independent fixed matrix for
+every (source, target) pair, not one Q_k per source shared by every target (the default).
+
 The skip is added after the ReLU, there is none from the input layer, and a
 linear softmax layer reads x_L. Q is the identity unless `skip_matrix` names
 another fixed matrix (models/skips.py). Fixed matrices are buffers, not
 parameters, so all variants have the same parameter count (709,652 for 20×128
 on 3072 inputs with 20 classes; 874,772 for 30 layers).
 
-The choices where the paper is silent (shared or independent Q, malicious init, batch norm, the order
-of random draws) and the fidelity options `skip_scale` and `branch_init` (beyond the paper: remedies
+The choices where the paper is silent (shared or independent Q, one hyperres Q_k per source or per
+(source, target) pair, malicious init, batch norm, the order of random draws) and the fidelity options `skip_scale` and `branch_init` (beyond the paper: remedies
 for the activations' growth with depth at init), with their measured effect: docs/networks.md.
 
 `forward(x, record=list)` appends, per hidden layer, {"pre": input of the ReLU,
@@ -23,7 +26,7 @@ gradients with respect to layer activities.
 """
 import numpy
 
-from minigrad import linear, nn, relu
+from minigrad import concatenate, linear, nn, relu
 
 from . import skips
 from .checks import float_dtype, seeded
@@ -33,7 +36,9 @@ SKIPS = ("plain", "residual", "hyperres")
 INITS = ("glorot_normal", "malicious")
 SKIP_SCALES = ("none", "branch", "average")
 BRANCH_INITS = ("glorot", "small", "skipinit")
-_DEFAULTS = {"init": ("glorot_normal",), "skip_scale": ("none",), "branch_init": ("glorot",)}   # left out of repr
+HYPER_Q_DRAWS = ("per-source", "per-pair")   # one Q_k per source layer k (the default), or one Q_{k,t} per target t too
+_DEFAULTS = {"init": ("glorot_normal",), "skip_scale": ("none",), "branch_init": ("glorot",),
+             "hyper_q_draw": ("per-source",)}   # left out of repr
 
 
 class Fixed(nn.Module):
@@ -77,6 +82,8 @@ class MLP(nn.Module):
                   'identity' for hyperres
     skip_shared   True: one Q for all skips; False: an independent Q per skip (residual, random Q only)
     hyper_matrix  the type of the hyperres Q_k (default 'k{width//4}', the paper's '32' at width 128)
+    hyper_q_draw  'per-source' (one Q_k per source layer k, shared by every target: the default) | 'per-pair'
+                  (an independent Q_{k,t} for every source k and target t); see q_matrix and docs/networks.md
     init          'glorot_normal' (biases 0) | 'malicious' (residual: Glorot − I on square layers)
     bias_reg      None | 'cifar10' | 'cifar100' | 'l2' | (mu, sigma): BiasReg targets b* ~ N(mu, sigma)
     bias_lambda   penalty strength λ (default 1e-3 when bias_reg is set; see models/objective.py)
@@ -90,7 +97,7 @@ class MLP(nn.Module):
     def __init__(self, inputs=3072, width=128, depth=30, classes=20, skip="plain", rng=None,
                  dtype=numpy.float32, *, skip_matrix=None, skip_shared=True, hyper_matrix=None,
                  init="glorot_normal", bias_reg=None, bias_lambda=None, bn_layer=None, skip_scale="none",
-                 branch_init="glorot"):
+                 branch_init="glorot", hyper_q_draw="per-source"):
         inputs, width = _int(inputs, "inputs", 1), _int(width, "width", 1)
         depth, classes = _int(depth, "depth", 1), _int(classes, "classes", 1)
         if skip not in SKIPS:
@@ -123,6 +130,11 @@ class MLP(nn.Module):
                                      f"width divisible by 4; got width {width}, so name one of: {skips.choices(width)}.")
                 hyper_matrix = f"k{width // 4}"
             hyper_matrix = skips.canonical(hyper_matrix, width, "hyper_matrix")
+        if hyper_q_draw not in HYPER_Q_DRAWS:
+            raise ValueError(f"unknown hyper_q_draw {hyper_q_draw!r}; choose one of: {', '.join(HYPER_Q_DRAWS)}.")
+        if skip != "hyperres" and hyper_q_draw != "per-source":
+            raise ValueError(f"hyper_q_draw applies only to skip='hyperres', so it must be 'per-source' for "
+                             f"skip={skip!r}; got {hyper_q_draw!r}.")
         if init not in INITS:
             raise ValueError(f"unknown init {init!r}; choose one of: {', '.join(INITS)}.")
         if init == "malicious" and (skip != "residual" or skip_matrix != "identity"):
@@ -156,9 +168,14 @@ class MLP(nn.Module):
         self.skip_q = []            # Q of the residual skip: one (shared) or depth-1 (per skip); empty for identity
         if skip == "residual" and skip_matrix != "identity":
             self.skip_q = [Fixed(skips.make(skip_matrix, width, rng, dtype)) for _ in range(1 if skip_shared else depth - 1)]
-        self.hyper_q = []           # hyper_q[k-1] is Q_k, k = 1 .. depth-2
-        if skip == "hyperres":
+        self.hyper_q = []           # per-source: hyper_q[k-1] is Q_k, k = 1 .. depth-2
+        self._per_pair = hyper_q_draw == "per-pair"
+        if skip == "hyperres" and not self._per_pair:
             self.hyper_q = [Fixed(skips.make(hyper_matrix, width, rng, dtype)) for _ in range(depth - 2)]
+        elif skip == "hyperres":    # per-pair: hyper_q[t-3] is [Q_{1,t} ... Q_{t-2,t}] side by side, t = 3 .. depth,
+            # drawn target by target, source by source; one product per layer on the sources put side by side
+            self.hyper_q = [Fixed(numpy.concatenate([skips.make(hyper_matrix, width, rng, dtype)
+                                                     for _ in range(1, t - 1)], axis=1)) for t in range(3, depth + 1)]
         self.bias_targets = None    # (depth, width) buffer when BiasReg is on
         self.bias_lambda = bias_lambda
         if targets is not None:
@@ -175,7 +192,7 @@ class MLP(nn.Module):
                        "hyper_matrix": hyper_matrix, "init": init,
                        "bias_reg": None if targets is None else list(targets), "bias_lambda": bias_lambda,
                        "bn_layer": None if bn_layer is None else int(bn_layer), "skip_scale": skip_scale,
-                       "branch_init": branch_init, "seed": seed, "dtype": dtype.name}
+                       "branch_init": branch_init, "hyper_q_draw": hyper_q_draw, "seed": seed, "dtype": dtype.name}
 
     def forward(self, x, record=None):
         """Logits (N, classes) for x (N, inputs); with record=list, one dict per hidden layer is appended:
@@ -184,7 +201,9 @@ class MLP(nn.Module):
         gains, branch, average = self.gains, self._branch, self._average
         residual = skip != "plain"
         shared = len(skip_q) == 1
+        per_pair = self._per_pair
         prev = acc = None
+        sources = []                                      # per-pair: x_1 .. x_{l-1}
         for l, layer in enumerate(self.hidden):
             z = layer(x)
             if l == bn_index:
@@ -199,16 +218,30 @@ class MLP(nn.Module):
                 if branch is not None:
                     b = b * branch                        # 1/sqrt(L) f(·)
                 out = b + (x if not skip_q else skip_q[0 if shared else l - 1](x))
-                if l >= 2 and skip == "hyperres":
+                if l >= 2 and skip == "hyperres" and not per_pair:
                     term = hyper_q[l - 2](prev)           # Q_{l-1} x_{l-1}, added to the running sum
                     acc = term if acc is None else acc + term
                     out = out + acc
+                elif l >= 2 and skip == "hyperres":       # Σ_k Q_{k,l+1} x_k: one product on [x_1 .. x_{l-1}]
+                    sources.append(prev)
+                    out = out + hyper_q[l - 2](sources[0] if len(sources) == 1 else concatenate(sources, axis=-1))
                 if average:                               # residual: 2 summands; hyperres: l + 1
                     out = out * (1 / (l + 1) if skip == "hyperres" else 0.5)
             if record is not None:
                 record.append({"pre": z, "relu": h, "out": out})
             prev, x = x, out
         return self.output(x)
+
+    def q_matrix(self, k, target):
+        """The fixed matrix (a view of the buffer) applied to x_k in the sum that makes x_target of a hyperres net,
+        1 <= k <= target-2 <= depth-2: Q_k for every target per source, Q_{k,target} per pair."""
+        depth, width = self.config["depth"], self.config["width"]
+        if self.skip != "hyperres" or not 1 <= k <= target - 2 or not 3 <= target <= depth:
+            raise ValueError(f"a hyper-residual net of depth {depth} has Q_k for 1 <= k <= target - 2, "
+                             f"3 <= target <= {depth}; got k={k}, target={target}.")
+        if not self._per_pair:
+            return self.hyper_q[k - 1].matrix
+        return self.hyper_q[target - 3].matrix[..., (k - 1) * width:k * width]
 
     def penalty(self):
         """λ Σ_l Σ_i (b_li - b*_li)² over all hidden biases as a scalar Tensor on the graph; None without BiasReg."""
@@ -219,5 +252,5 @@ class MLP(nn.Module):
     def extra_repr(self):
         c = self.config
         return ", ".join(f"{k}={c[k]!r}" for k in ("skip", "skip_matrix", "hyper_matrix", "init", "bias_reg", "bn_layer",
-                                                        "skip_scale", "branch_init")
+                                                        "skip_scale", "branch_init", "hyper_q_draw")
                          if c[k] is not None and c[k] not in _DEFAULTS.get(k, ()))

@@ -1,10 +1,12 @@
 """The nets and data sets the command line names: its options' values as models.build and data configs.
 
     ARCHS         the CLI's net names: (model arch, skip)
-    model_config  the models.build config of parsed model options (and their data set, for BiasReg)
+    model_config  the model config (a TrainConfig's `model`) of parsed model options (and their data set, for
+                  BiasReg); models.training.build_config adds what the data and the run give to build it
     configs       (model config, data config) of parsed model and data options, checked by a trial
                   build and against the machine's memory before anything large is allocated
     run_name      the default run folder name of `train`: the net's CLI name and every variant it carries
+    parse_widths  --widths' text as the conv nets' channels per stage
 
 Options are a dict of parsed values keyed by the option's name (`arch`, `depth`, `reg_mu`, ...),
 as click gives them; none of this needs click. A combination that names no net (a conv net with
@@ -24,9 +26,13 @@ class OptionError(ValueError):
 
 
 def model_config(p):
-    """The models.build config described by the parsed model options `p` (and p["dataset"] for BiasReg)."""
+    """The model config (TrainConfig.model: the models.build keys of the net, without its data's inputs and
+    classes or the run's seed and dtype) described by the parsed model options `p` (and p["dataset"] for BiasReg)."""
     kind, skip = ARCHS[p["arch"]]
     skip_scale, branch_init = p.get("skip_scale", "none"), p.get("branch_init", "glorot")
+    hyper_q_draw = p.get("hyper_q_draw", "per-source")          # the default enters no config, so no run name
+    if skip != "hyperres" and hyper_q_draw != "per-source":
+        raise OptionError("--hyper-q-draw applies only to the hyper-residual net (--arch hyperres)")
     if kind == "conv" and (skip_scale != "none" or branch_init != "glorot"):
         raise OptionError("--skip-scale and --branch-init apply only to the fully connected nets")
     if kind == "conv":
@@ -50,7 +56,20 @@ def model_config(p):
         config["skip_scale"] = skip_scale
     if branch_init != "glorot":
         config["branch_init"] = branch_init
+    if hyper_q_draw != "per-source":
+        config["hyper_q_draw"] = hyper_q_draw
     return config
+
+
+def parse_widths(text):
+    """--widths' text, channels per stage separated by commas (16,32,64), as a tuple; a ValueError of one sentence."""
+    try:
+        widths = tuple(int(w) for w in text.split(","))
+    except ValueError:
+        raise ValueError("give channel widths as integers separated by commas, e.g. 16,32,64") from None
+    if not widths or min(widths) < 1:
+        raise ValueError("channel widths must be positive")
+    return widths
 
 
 def _bias_reg(p):
@@ -114,4 +133,6 @@ def run_name(arch, depth, dataset, seed, model):
         parts.append(f"scale-{model['skip_scale']}")
     if "branch_init" in model:
         parts.append(f"init-{model['branch_init']}")
+    if "hyper_q_draw" in model:
+        parts.append(f"q-{model['hyper_q_draw']}")
     return "-".join(parts + [dataset, f"s{seed}"])

@@ -57,3 +57,30 @@ def offline(monkeypatch, tmp_path_factory):
         raise urllib.error.URLError("the tests have no network")
     monkeypatch.setattr(cifar, "_urlopen", refuse)
     monkeypatch.setenv("SKIP_SINGULARITIES_DATA", str(tmp_path_factory.mktemp("no-data")))
+
+
+# --- figures of the test preset reproduced once for the whole session (read them; copy a folder to change it) ---
+
+@pytest.fixture(scope="session")
+def fig6_test_sweep(tmp_path_factory):
+    """(root, summary): Fig 6 reproduced in-process at the test preset into a fresh folder, its 10 runs trained.
+    Shared by tests/analysis/test_reproduction.py and tests/analysis/test_archive.py; no test writes into it."""
+    from analysis.figures import FIGURES
+    from analysis.reproduction import presets
+    from analysis.reproduction.reproduce import reproduce
+    from analysis.reproduction.sweep import Sweep
+    root = tmp_path_factory.mktemp("fig6-test")
+    return root, reproduce(FIGURES["fig6"], presets.get("test"), Sweep(str(root)))
+
+
+@pytest.fixture(scope="session")
+def figS3_test_root(tmp_path_factory):
+    """A folder with Fig S3 reproduced in-process at the test preset (its four runs trained). Shared by
+    tests/test_damage.py and tests/analysis/test_reproduction.py; no test writes into it."""
+    from analysis.figures import FIGURES
+    from analysis.reproduction import presets
+    from analysis.reproduction.reproduce import reproduce
+    from analysis.reproduction.sweep import Sweep
+    root = tmp_path_factory.mktemp("figS3-test")
+    reproduce(FIGURES["figS3"], presets.get("test"), Sweep(str(root)))
+    return root

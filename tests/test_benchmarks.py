@@ -108,6 +108,47 @@ def test_step_products_of_a_tiny_net_match_a_hand_count():
     assert [p.a for p in single][:2] == [(5, 4), (5, 3)] and sum(p.flops for p in single) == hand // 2
 
 
+@pytest.mark.parametrize("skip, members", [("plain", 2), ("residual", 3), ("plain", 1)])
+def test_the_floor_times_the_products_a_real_training_step_runs(skip, members, monkeypatch):
+    """The floor's products are read off the ensemble the engine trains (net_products); here they are checked
+    against every product one minigrad step of that ensemble runs, traced at the two product ops: the same
+    operands as stored (shapes), the same transposed reads, as many of each."""
+    from minigrad.ops import linalg
+    for name, value in (("INPUTS", 12), ("WIDTH", 8), ("DEPTH", 3), ("CLASSES", 4)):
+        monkeypatch.setattr(ensemble, name, value)
+
+    def stored(a):
+        """The shape of the array a product reads as stored, and whether it reads it transposed (a swapped view)."""
+        swapped = a.strides[-1] > a.strides[-2]
+        return (a.shape[:-2] + a.shape[-2:][::-1] if swapped else a.shape), swapped
+    ran, matmul, dense = [], linalg.MatMul.forward, linalg.Linear.forward
+
+    def traced_matmul(self, a, b):
+        (sa, ta), (sb, tb) = stored(a), stored(b)
+        ran.append((sa, sb, ta, tb))
+        return matmul(self, a, b)
+
+    def traced_dense(self, x, w, b=None):
+        ran.append((stored(x)[0], stored(w)[0], stored(x)[1], not stored(w)[1]))    # x Wᵀ: W read transposed
+        return dense(self, x, w, b)
+    cpu = mg.get_device("cpu")
+    data = tuple(mg.to_device(a, cpu) for a in ensemble.synthetic_images(600))
+    epoch = ensemble.minigrad_epoch(list(range(members)), skip, data, cpu)
+    with monkeypatch.context() as traced:
+        traced.setattr(linalg.MatMul, "forward", traced_matmul)
+        traced.setattr(linalg.Linear, "forward", traced_dense)
+        epoch(0, steps=1)
+    floor = ensemble.floor_epoch(list(range(members)), skip, data, cpu)
+    assert len(floor.products) == 3 * 4 - 1
+    assert sorted(ran) == sorted((p.a, p.b, p.ta, p.tb) for p in floor.products)
+
+
+def test_net_products_refuses_a_net_that_is_not_a_chain_of_dense_layers():
+    from minigrad import nn
+    with pytest.raises(ValueError, match="do not chain"):
+        ensemble.net_products(nn.Sequential(nn.Linear(4, 3), nn.Linear(5, 2)), 10)
+
+
 @pytest.mark.parametrize("device", ["cpu", "strict"])     # strict: the floor's operands live on the device
 def test_w4_times_the_floor_in_the_same_run_and_reports_step_over_floor(device, monkeypatch):
     for name, value in (("INPUTS", 12), ("WIDTH", 8), ("DEPTH", 3), ("CLASSES", 4)):
@@ -158,3 +199,19 @@ def test_bench_runs_the_lanczos_workload_from_the_command_line(monkeypatch, tmp_
     assert "3 float64 Lanczos steps" in said and "PyTorch not timed (--no-torch)" in said, result.output
     numbers = json.load(open(out))
     assert numbers["steps"] == 3 and numbers["minigrad"]["hvps"] == 3 and "torch" not in numbers
+
+
+# ----------------------------------------------------------------------------- W5: processes x BLAS threads
+
+
+def test_w5_splits_the_cores_every_way_and_reads_each_layout_against_one_process():
+    from analysis.bench import workers
+    assert workers.layouts(1) == [(1, 1)]
+    assert workers.layouts(2) == [(1, 2), (2, 1)]
+    assert workers.layouts(6) == [(1, 6), (2, 3), (3, 2), (6, 1)]
+    result = {"cores": 2, "auto": [2, 1], "members": 10, "images": 2000, "epochs": 3, "skip": "plain",
+              "layouts": [{"processes": 1, "threads": 2, "seconds": 6.0, "net_epochs_per_hour": 18000.0},
+                          {"processes": 2, "threads": 1, "seconds": 8.0, "net_epochs_per_hour": 27000.0}]}
+    [(title, columns, rows)] = workers.tables(result)
+    assert "2 cores" in title and columns[-1] == "vs 1 x 2"
+    assert rows == [("1 x 2", "6", "1.8e+04", "1.00"), ("2 x 1 (auto)", "8", "2.7e+04", "1.50")]

@@ -114,7 +114,7 @@ def test_measurements_of_a_run_land_in_its_folder_and_say_what_they_replace(tmp_
 def test_a_fresh_net_is_measured_into_a_folder_named_by_the_net(tmp_path, monkeypatch):
     """Without --run or --out: results/<measurement>/<run name>-<hash of the net>/, one per net, never shared."""
     monkeypatch.chdir(tmp_path)
-    net = ["--arch", "plain", "--depth", "2", "--dataset", "synthetic", "--pca", "16"]
+    net = ["--arch", "plain", "--depth", "2", "--dataset", "synthetic"]     # no --pca: its fit is most of the time
     for command, files in (("spectrum", ("slq", "result.json")), ("singularities", ("meters.json",))):
         outputs = [_measure(command, *net, "--width", width) for width in (8, 8, 6)]
         folders = sorted((tmp_path / "results" / command).iterdir())
@@ -538,6 +538,45 @@ def test_folder_checks_need_no_click(tmp_path):
         writable(str(tmp_path / "file" / "below"), "ROOT")
 
 
+def test_what_the_options_mean_needs_no_click():
+    """The parsing behind --widths, --group and FIGURE, and where bench writes: plain functions, ValueErrors."""
+    from analysis.bench import workloads
+    from analysis.figures import named_stages
+    from analysis.spectra.estimate import parse_groups
+    from models.options import parse_widths
+    assert parse_widths("8,16") == (8, 16)
+    with pytest.raises(ValueError, match="give channel widths as integers separated by commas"):
+        parse_widths("8,x")
+    assert parse_groups(["early=hidden.0, hidden.1", "late=out"]) == {"early": ["hidden.0", "hidden.1"], "late": ["out"]}
+    with pytest.raises(ValueError, match="the group 'a' is given twice"):
+        parse_groups(["a=x", "a=y"])
+    assert [stage.figure for stage in named_stages("fig3,fig5")] == ["fig3", "fig5"]
+    with pytest.raises(ValueError, match="unknown figure 'fig99'; choose from: all, plan, "):
+        named_stages("fig3,fig99")
+    assert workloads("all", "out/w.json") == [("engine", "out/w.json"), ("ensemble", "out/ensemble.json")]
+    assert workloads("lanczos") == [("lanczos", "results/bench/lanczos.json")]
+
+
+def test_what_train_does_needs_no_click():
+    """train's runs, the line after a Ctrl-C and its closing table come from models/ and analysis/ as they are."""
+    from analysis.readouts import members_readout
+    from models.training import Diverged
+    from models.training.resume import interrupted, planned_runs
+    options = cli.train.make_context("train", ["--dataset", "synthetic", "--depth", "2", "--members", "2"]).params
+    plan = planned_runs(options, {"dataset", "depth", "members"})
+    assert plan.folders == [f"runs/plain-d2-synthetic-s{seed}" for seed in (0, 1)] and plan.root == "runs"
+    assert [c.seed for c in plan.configs] == [0, 1] and plan.resumes == [False, False]
+    assert interrupted(plan.folders, "train", [("--depth", 2), ("--no-mirror", None), ("--widths", (8, 16))]) == (
+        "Interrupted before the first checkpoint; start the runs again with: "
+        "python cli.py train --depth 2 --no-mirror --widths 8,16")
+    outcomes = [{"train_acc": 0.5, "test_acc": 0.25}, Diverged("the loss is nan at epoch 1")]
+    title, columns, rows, failure = members_readout(plan.configs, outcomes, plan.folders)
+    assert title == "2 seeds trained as one ensemble" and rows[0][:4] == (0, "finished", "50.00%", "25.00%")
+    assert rows[1][1] == "diverged" and failure == "1 of 2 runs diverged: the loss is nan at epoch 1"
+    with pytest.raises(ValueError, match="--pca gives vectors"):
+        planned_runs(dict(options, arch="conv-plain", pca=16), set())
+
+
 def test_ensemble_setting_and_the_blas_threads_of_workers(monkeypatch):
     from analysis.reproduction.runner import ensemble_setting
     from analysis.reproduction.sweep import BLAS, blas_threads
@@ -606,3 +645,13 @@ def test_the_spectrum_readout_is_a_table_of_strings():
     title, columns, rows = spectrum_readout(result, "exact", "a net")
     assert title == "exact spectrum of a net" and columns == ("quantity", "value")
     assert ("parameters", "1,234") in rows and ("top", "2, 1") in rows and ("negative fraction (λ < -w)", "0.1250") in rows
+
+
+def test_reproduce_workers_auto_says_what_it_chose(tmp_path):
+    from analysis.reproduction.sweep import auto_workers
+    processes, threads = auto_workers()
+    result = invoke("reproduce", "fig3", "--preset", "test", "--out", tmp_path, "--workers", "auto",
+                    "--stop-after", "0")
+    assert f"--workers auto: {processes} process" in result.output and f"x {threads} BLAS" in result.output
+    bad = invoke("reproduce", "fig3", "--preset", "test", "--out", tmp_path, "--workers", "two")
+    assert bad.exit_code == 2 and "auto or a whole number" in bad.output and "Traceback" not in bad.output

@@ -117,11 +117,9 @@ def test_a_full_disk_while_drawing_a_figure_is_one_sentence_and_keeps_the_earlie
 # ----------------------------------------------------------------------------- damaged run files
 
 @pytest.fixture(scope="module")
-def figS3_root(tmp_path_factory):
-    """A reproduction folder with figS3's four test runs done (trained once for the module)."""
-    root = tmp_path_factory.mktemp("figS3")
-    reproduce(FIGURES["figS3"], TEST, sweep.Sweep(str(root)))
-    return root
+def figS3_root(figS3_test_root):
+    """A reproduction folder with figS3's four test runs done (trained once for the session: tests/conftest.py)."""
+    return figS3_test_root
 
 
 def _copy(root, tmp_path):

@@ -180,6 +180,7 @@ def _torch_sync(device):
 
 def run(repeats=10, skips=("plain", "residual"), torch=True, device="cpu", progress=None):
     tune_allocator()
+    on = mg.get_device(device)             # minigrad's Device, resolved once; PyTorch and the record take the name
     result = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "numpy": numpy.__version__,
                           "gemm_gflops_fp32": gemm_rate(numpy.float32, repeats),
                           "gemm_gflops_fp64": gemm_rate(numpy.float64, repeats)},
@@ -187,8 +188,8 @@ def run(repeats=10, skips=("plain", "residual"), torch=True, device="cpu", progr
     for skip in skips:
         if progress:
             progress(skip)
-        groups = {"minigrad": minigrad_cases(skip, device), "torch": torch_cases(skip, device) if torch else {}}
-        timed = time_cases(groups, repeats, syncs={"minigrad": mg.get_device(device).synchronize,
+        groups = {"minigrad": minigrad_cases(skip, on), "torch": torch_cases(skip, device) if torch else {}}
+        timed = time_cases(groups, repeats, syncs={"minigrad": on.synchronize,
                                                    "torch": _torch_sync(device)})
         result["minigrad"][skip] = timed["minigrad"]
         result["torch"][skip] = timed["torch"]

@@ -22,10 +22,11 @@ device once and nothing is read back, so the comparison is, if anything, unfair 
 
 The floor: every matrix product one training step must do (`step_products`: per layer the
 forward X Wᵀ, and backward dX = dY W and dW = dYᵀ X, the first layer's dX excepted, batched
-over the members), as bare array-module matmuls on operands of the step's shapes and
-transposes, timed in the same run as the engines, epoch for epoch. step / floor is what an
-engine spends on everything else (elementwise work, the loss, Adam, allocation, Python), as a
-multiple of the products it cannot avoid.
+over the members; `net_products` reads the layers and members off the ensemble itself, and a
+test checks them against the products a real step runs), as bare array-module matmuls on
+operands of the step's shapes and transposes, timed in the same run as the engines, epoch for
+epoch. step / floor is what an engine spends on everything else (elementwise work, the loss,
+Adam, allocation, Python), as a multiple of the products it cannot avoid.
 Run: python cli.py bench --workload ensemble [--members 50 --images 100000 --device cuda]
 """
 import collections
@@ -119,17 +120,29 @@ def step_products(sizes, batch, members=1):
     return forward + backward
 
 
-def net_sizes():
-    """The widths of the benchmark net's layers, input first."""
-    return [INPUTS] + [WIDTH] * DEPTH + [CLASSES]
+def net_products(model, batch):
+    """step_products of `model` at `batch`, read from the net itself: its dense layers' weights, in order, give
+    the sizes (W of layer l is (members, out, in) in a Stacked ensemble, (out, in) in one net) and the members.
+    A net whose layers do not chain (each one's `in` the last one's `out`) is refused: it is not the fully
+    connected chain step_products counts."""
+    weights = [m.weight.shape for m in model.modules() if isinstance(m, mg.nn.Linear)]
+    if not weights or any(len(w) != len(weights[0]) or w[:-2] != weights[0][:-2] for w in weights):
+        raise ValueError(f"not a chain of dense layers of one ensemble: weights {weights}")
+    sizes = [weights[0][-1]] + [w[-2] for w in weights]
+    if any(w[-1] != inp for w, inp in zip(weights, sizes)):
+        raise ValueError(f"the dense layers do not chain: weights {weights}")
+    lead = weights[0][:-2]
+    return step_products(sizes, batch, lead[0] if lead else 1)
 
 
 def floor_epoch(seeds, skip, data, device):
-    """epoch(number, steps=None): an epoch's matrix products alone (step_products at each minibatch's size), as
-    bare matmuls of the array module on arrays of those shapes, one set of operands per layer (as the step has)."""
-    xp = mg.get_device(device).xp
+    """epoch(number, steps=None): an epoch's matrix products alone (net_products of the very ensemble the engine
+    trains, at each minibatch's size), as bare matmuls of the array module on arrays of those shapes and dtype, one
+    set of operands per layer (as the step has); epoch.products: those of a full step."""
+    xp = device.xp
     rng = numpy.random.default_rng(0)
-    dtype = numpy.dtype(net_config(skip, 0)["dtype"])
+    net = ensemble([net_config(skip, seed) for seed in seeds])      # on the host: only its shapes are read
+    dtype = next(iter(net.parameters())).dtype
     n, operands = len(data[1]), {}
 
     def array(shape):
@@ -139,7 +152,7 @@ def floor_epoch(seeds, skip, data, device):
         """(a, b) per product, each already the view the product reads; an array is shared as the step shares it."""
         if batch not in operands:
             arrays, pairs = {}, []
-            for p in step_products(net_sizes(), batch, len(seeds)):
+            for p in net_products(net, batch):
                 layer = p.name.split()[-1]
                 roles = {"forward": ("x", "w"), "dX": ("dy", "w"), "dW": ("dy", "x")}[p.name.split()[0]]
                 views = []
@@ -156,6 +169,7 @@ def floor_epoch(seeds, skip, data, device):
 
     def epoch(number, steps=None):     # the minibatches' sizes are all the floor needs of an epoch's order
         _steps(step, numpy.broadcast_to(numpy.int64(0), (len(seeds), n)), steps)
+    epoch.products = net_products(net, BATCH)
     return epoch
 
 
@@ -239,11 +253,13 @@ def run(members=50, images=100_000, repeats=10, skips=("plain", "residual"), wit
     tune_allocator()
     torch = _torch() if with_torch else None
     host = synthetic_images(images)
-    on_device = tuple(mg.to_device(a, device) for a in host)
-    engines = {"floor": (floor_epoch, on_device, mg.get_device(device).synchronize),
-               "minigrad": (minigrad_epoch, on_device, mg.get_device(device).synchronize)}
+    on = mg.get_device(device)             # minigrad's Device, resolved once; PyTorch and the record take the name
+    on_device = tuple(mg.to_device(a, on) for a in host)
+    engines = {"floor": (floor_epoch, on_device, on.synchronize, on),
+               "minigrad": (minigrad_epoch, on_device, on.synchronize, on)}
     if torch is not None:
-        engines["torch"] = (torch_epoch, tuple(torch.from_numpy(a).to(device) for a in host), _torch_sync(device))
+        engines["torch"] = (torch_epoch, tuple(torch.from_numpy(a).to(device) for a in host), _torch_sync(device),
+                            device)
     result = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "numpy": numpy.__version__,
                           "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS")},
               "device": device, "members": members, "images": images, "batch_size": BATCH, "repeats": repeats,
@@ -252,14 +268,16 @@ def run(members=50, images=100_000, repeats=10, skips=("plain", "residual"), wit
         result["machine"].update(torch=torch.__version__, torch_threads=torch.get_num_threads())
     for skip in skips:
         for workload, seeds in (("ensemble", list(range(members))), ("single", [0])):
-            for who, (make, data, sync) in engines.items():
+            for who, (make, data, sync, where) in engines.items():
                 if progress:
                     progress(f"W4 {skip} {workload} ({who})")
-                seconds = time_epochs(make(seeds, skip, data, device), repeats, sync)
+                made = make(seeds, skip, data, where)
+                seconds = time_epochs(made, repeats, sync)
                 median = statistics.median(seconds)
                 result[who].setdefault(skip, {})[workload] = {"nets": len(seeds), "epoch_s": median,
                                                               "net_epoch_s": median / len(seeds), "samples_s": seconds}
-            products = step_products(net_sizes(), BATCH, len(seeds))
+                if who == "floor":
+                    products = made.products
             result["floor"][skip][workload].update(products=len(products),
                                                    step_gflop=sum(p.flops for p in products) / 1e9)
     return result

@@ -56,10 +56,10 @@ class Timed:
 
 
 def run_minigrad(model, x, y, start, steps, device="cpu"):
-    model.to(device)
+    model.to(device)                       # a name is resolved here, once; the operator carries the model's Device
     op = HessianOperator(model, x, y, batch_size=len(y))
-    sync = mg.get_device(device).synchronize
-    v = mg.to_device(start, device)
+    sync = op.device.synchronize
+    v = mg.to_device(start, op.device)
     op.matvec(v)                                    # warm-up, untimed
     sync()
     matvec = Timed(op.matvec, sync)

@@ -21,7 +21,7 @@ def mlp(preset, stem, *, data, seed, epochs, depth=30, width=128, methods=("mome
     options = {k: v for k, v in (("pca", pca), ("preprocess", preprocess)) if v is not None}
     config = TrainConfig(model={"arch": "mlp", "depth": depth, "width": width, **model},
                          data=preset.data(data, **options), epochs=epochs, seed=seed, dtype=dtype)
-    variant = "".join(f"-{model[k]}" for k in ("skip_scale", "branch_init") if k in model)
+    variant = "".join(f"-{model[k]}" for k in ("skip_scale", "branch_init", "hyper_q_draw") if k in model)
     variant += f"-{preprocess}" if preprocess else ""
     return RunSpec(config, plan(preset, epochs, methods, hessian_epochs), f"{stem}-d{depth}{variant}-{data}-s{seed}")
 

@@ -16,9 +16,12 @@ settings and under each single variant below, one axis changed at a time:
                  skip_scale). The usual ways of keeping a deep sum's scale fixed.
   small init     the skip layers' weights × 1/sqrt(depth) at init (Fixup-style)
   SkipInit       a learnable gain per skip branch, starting at 0 (De & Smith 2020)
+  Q per pair     hyper-residual only: an independent fixed Q_{k,t} for every (source
+                 k, target t) pair instead of one Q_k per source shared by every
+                 target (models/mlp.py, hyper_q_draw; the paper does not say which)
 
-A variant that does not apply to a net (skip scaling of a plain net) leaves it as
-stated, and the run is shared with the stated cell. The grid and the claims are
+A variant that does not apply to a net (skip scaling of a plain net, Q per pair of
+anything but the hyper-residual net) leaves it as stated, and the run is shared with the stated cell. The grid and the claims are
 fixed here, before any run; the report shows every cell. Seeds and epochs are
 Fig 3's and Fig 5's (3 seeds and 8 epochs at the quick preset), so the stated
 cells are those figures' own runs.
@@ -35,6 +38,7 @@ SETTINGS = {          # name -> (data options, options for residual-type nets, o
     "scaled skips": ({}, {"skip_scale": "branch"}, {"skip_scale": "average"}),
     "small init": ({}, {"branch_init": "small"}, {"branch_init": "small"}),
     "SkipInit": ({}, {"branch_init": "skipinit"}, {"branch_init": "skipinit"}),
+    "Q per pair": ({}, {}, {"hyper_q_draw": "per-pair"}),
 }
 FIG5 = ("Residual", "ResMalInit", "BiasReg", "BiasL2Reg", "Plain")
 
@@ -152,7 +156,7 @@ def tables(claims, rows_by_group):
 
 
 FIGURE = Figure(
-    "fidelity", "Sensitivity of Fig 3 and Fig 5 to preprocessing, skip scaling and branch init",
+    "fidelity", "Sensitivity of Fig 3 and Fig 5 to preprocessing, skip scaling, branch init and the hyper-residual Q",
     "Not a figure of the paper: the stated settings and each single nearby variant a reader could have meant, "
     "declared in analysis/figures/fidelity.py before any run.",
     groups, claims,

@@ -72,6 +72,17 @@ def connect(workers=None, address=None, device="cpu"):
         cluster.close()
 
 
+@contextlib.contextmanager
+def runs_client(workers=None, address=None, device="cpu"):
+    """The client `reproduce` sends its runs to: connect(...) for --cluster local:N (`workers`) or --scheduler
+    (`address`), None (and Dask not imported) for neither; a cluster that cannot be used is a ClusterError."""
+    if workers is None and address is None:
+        yield None
+        return
+    with connect(workers, address, device) as client:
+        yield client
+
+
 def _handshake(distributed, address, seconds):
     """Connect to `address` and finish Dask's handshake within `seconds` in all, then hang up: distributed.Client
     bounds only the TCP connect, so a listener that accepts but never speaks Dask would hold it until it hangs up."""

@@ -3,7 +3,8 @@
 <root>/<figure>/ gets figure.png, numbers.json (the curves the figure draws or its claims
 read, with their SEs; the claims with their per-group statistics; run names and states,
 the first run's settings and the figure's provenance), claims.csv and report.md. Runs
-live in <root>/runs/ and are shared by all figures of one preset.
+live in <root>/runs/ and are shared by all figures of one preset. reproduce_stages carries out a
+sweep's stages in order, one figure after another, and Incomplete says which were left incomplete.
 """
 import collections
 import csv
@@ -53,6 +54,9 @@ def reproduce(figure, preset, sweep, curves=None, seeds=None):
             read[spec.name] = [aggregate.derive(row) for row in metrics(root, spec)]
         except (OSError, ValueError, TypeError) as e:    # damaged after it was checked: set aside, never fatal
             states[spec.name] = (MISMATCH, set_aside(root, spec, f"a file cannot be read ({e})"))
+    if figure.measure:      # numbers measured after training (from each done run's folder), added to its rows
+        by_name = {s.name: s for s in specs}
+        read = {name: figure.measure(by_name[name], rows, sweep, preset, out) for name, rows in read.items()}
     done = {label: [s for s in runs if s.name in read] for label, runs in done.items()}
     rows_by_group = {label: [read[s.name] for s in runs if read[s.name]] for label, runs in done.items()}
     if figure.regroup:
@@ -93,6 +97,22 @@ def sweep_runs(figures, preset, root):
     specs = {spec.name: spec for figure in figures if figure.kind == "runs"
              for runs in figure.groups(preset).values() for spec in runs}
     return len(specs), sum(state(root, spec) in DONE for spec in specs.values())
+
+
+def reproduce_stages(stages, figures, preset, sweep, say=print):
+    """Carry out `stages` (analysis/figures/plan.py's) in order with `sweep`; `figures`: the figure definitions by
+    name (reproduction never imports figures/). Each figure is told to say(line) (rich markup) before it runs (its
+    title, and the plan's scope) and after (claims held, seconds, its folder). Returns the sentence naming the
+    figures left incomplete (Incomplete), None when every one is complete."""
+    incomplete = Incomplete()
+    for stage in stages:
+        name, began = stage.figure, time.perf_counter()
+        scope = "" if stage.seeds is None else f" (plan: {stage.what}, {stage.seeds} seeds per curve)"
+        say(f"[bold]{name}[/bold]: {figures[name].title}{scope}")
+        held, counted = incomplete.record(name, reproduce(figures[name], preset, sweep, stage.curves, stage.seeds))
+        say(f"  {name}: {held}/{counted} claims held, {time.perf_counter() - began:.0f} s -> "
+            f"{os.path.join(sweep.root, name)}")
+    return incomplete.sentence(len({stage.figure for stage in stages}))
 
 
 class Incomplete:

@@ -91,6 +91,9 @@ class Figure:
     tables     optional (claims, rows by group) -> markdown the report shows (e.g. the fidelity grid's matrix)
     reuses     its runs are mostly other figures' (Fig 4's plain nets are Fig 5's): a run's compact archive goes
                with a figure that does not reuse (archive.pack_figures)
+    measure    optional (spec, rows, sweep, preset, figure folder) -> rows: numbers measured after training from a
+               done run's folder (its checkpoint; its initial weights rebuilt from its seed) added to its rows,
+               so runs other figures declare are shared unchanged (per_layer.py; it caches what it measured)
     """
     name: str
     title: str
@@ -103,5 +106,6 @@ class Figure:
     colors: dict = field(default_factory=dict)
     tables: callable = None
     reuses: bool = False
+    measure: callable = None
 
     kind = "runs"

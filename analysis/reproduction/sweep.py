@@ -61,6 +61,54 @@ def blas_threads(workers):
     return {name: threads for name in BLAS}
 
 
+def workers_setting(text):
+    """--workers as given: 'auto' (auto_workers decides) or a whole number of processes, at least 1."""
+    text = str(text).strip().lower()
+    if text == "auto":
+        return "auto"
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"choose auto or a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
+def auto_workers(cores=None, device="cpu", runs=None):
+    """`--workers auto`: (processes, BLAS threads per process) for a machine of `cores` cores (None: this one's).
+
+    The rule: on the cpu, one process per core, each with one BLAS thread (processes before threads); never more
+    processes than `runs` (the ensembles to train, when known), the cores left over going to each process's BLAS
+    as whole threads. On cuda, one process: the GPU does the products, and processes would only share it.
+
+    Its basis, measured on a 2-core machine (W4 of analysis/bench/ensemble.py): one process took 0.495 s per net
+    at 1 BLAS thread and 0.316 s at 2, so a second thread gives one process 1.57x, short of the 2x a second
+    process gives if the two do not slow each other: the products of a 128-wide net at batch 500 are too small
+    for BLAS threads to share well. Two processes do slow each other (memory bandwidth, the shared cache), which
+    single-process times cannot show, so the 2x is a bound, not a measurement: `python cli.py bench --workload
+    workers` times the layouts running side by side (nets per hour), the check to run on an idle machine before
+    trusting the rule there. The threads are what blas_threads(processes) gives (cores // processes), so the
+    rule and the workers' environment agree.
+    """
+    cores = max(1, cores or os.cpu_count() or 1)
+    if _on_cuda(device):
+        return 1, cores
+    processes = cores if runs is None else max(1, min(cores, runs))
+    return processes, cores // processes
+
+
+def describe_workers(processes, threads, cores=None, device="cpu"):
+    """The sentence `--workers auto` says of what it chose (auto_workers' answer)."""
+    cores = max(1, cores or os.cpu_count() or 1)
+    why = ("one process to drive the GPU" if _on_cuda(device) else "one process per core, one BLAS thread each"
+           if processes == cores else f"one process per run to train, the {cores} cores shared among them")
+    return (f"--workers auto: {processes} {'process' if processes == 1 else 'processes'} x {threads} BLAS "
+            f"{'thread' if threads == 1 else 'threads'} on {cores} {'core' if cores == 1 else 'cores'} ({why}; "
+            f"the rule: analysis/reproduction/sweep.py auto_workers)")
+
+
+def _on_cuda(device):
+    """True for 'cuda', 'cuda:N' or a cuda Device."""
+    return str(getattr(device, "name", device)).split(":")[0] == "cuda"
+
+
 def _dataset(config):
     from models.data import load
     import numpy

@@ -202,8 +202,7 @@ class BlockOperator:
 
     def dense(self, limit=LIMIT, progress=None):
         """The block's matrix, column by column, symmetrized (d_b products)."""
-        xp = mg.get_array_module(mg.to_device(numpy.zeros(1), self.device))
-        return dense_matrix(self.matvec, self.dim, self.rows, xp, limit, "a dense block", progress)
+        return dense_matrix(self.matvec, self.dim, self.rows, self.device.xp, limit, "a dense block", progress)
 
 
 def _stackable(operator):
@@ -285,7 +284,7 @@ class BlockProducts:
             raise ValueError(f"the exact method needs each block as a dense matrix, and the largest, "
                              f"{largest.name}, has {largest.dim:,} parameters (limit {limit:,}); "
                              "use the SLQ or moment estimates")
-        xp = mg.get_array_module(mg.to_device(numpy.zeros(1), self.device))
+        xp = self.device.xp
         columns = [[] for _ in self.blocks]
         for i in range(largest.dim):
             which = [b for b, block in enumerate(self.blocks) if block.dim > i]
@@ -390,7 +389,7 @@ def slq_side_by_side(batch, steps=DEFAULT_STEPS, probes=DEFAULT_PROBES, seed=0, 
     caps = [min(int(steps), b.dim) for b in blocks]
     padded = _SideBySide(batch, caps)
     padded.progress = progress
-    xp = mg.get_array_module(mg.to_device(numpy.zeros(1), batch.device))
+    xp = batch.device.xp
     rngs = [numpy.random.default_rng(seed) for _ in blocks]
     runs, breakdowns = [[] for _ in blocks], [[] for _ in blocks]
     began, before = time.perf_counter(), batch.products

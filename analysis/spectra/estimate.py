@@ -4,12 +4,13 @@
     cost       one product timed: the sentence saying what all of them will take
     estimate   the method run; its result.json, naming the method asked, the estimator and the source
     per_layer  per_layer_spectra's result.json, naming the source
+    per_layer_blocks, parse_groups   the blocks `spectrum --per-layer [--group ...]` measures, and their cost
 """
 import time
 
 import numpy
 
-from .blocks import per_layer_spectra
+from .blocks import check_per_layer, layer_blocks, named_blocks, per_layer_spectra, planned_products
 from .exact import LIMIT, exact_spectrum
 from .moments import moment_spectrum
 from .slq import slq_spectrum
@@ -57,3 +58,26 @@ def per_layer(operator, blocks, method, probes, steps, seed=0, window=WINDOW, pr
                                window=window, progress=progress)
     result["source"] = source
     return result
+
+
+def parse_groups(texts):
+    """--group's texts, NAME=LAYER[,LAYER...] each, as named_blocks' {name: [layer or parameter names]};
+    a ValueError of one sentence for a text of another form or a name given twice."""
+    groups = {}
+    for text in texts:
+        name, sep, members = text.partition("=")
+        entries = [m.strip() for m in members.split(",") if m.strip()]
+        if not sep or not name.strip() or not entries:
+            raise ValueError(f"{text!r} is not NAME=LAYER[,LAYER...] (e.g. early=hidden.0,hidden.1)")
+        if name.strip() in groups:
+            raise ValueError(f"the group {name.strip()!r} is given twice")
+        groups[name.strip()] = entries
+    return groups
+
+
+def per_layer_blocks(model, operator, method, probes, steps, groups=None):
+    """(blocks, products) of per-layer spectra of `model`: one block per layer, or one per named group
+    (parse_groups), and the Hessian-vector products per_layer takes on them; a ValueError of one sentence
+    when per_layer cannot measure them (check_per_layer, named_blocks)."""
+    blocks = check_per_layer(operator, named_blocks(model, groups) if groups else layer_blocks(model), method)
+    return blocks, planned_products(blocks, method, steps, probes)

@@ -13,7 +13,8 @@ So everything H depends on is fixed at construction:
 * with or without the regularizer's curvature (`penalty`): BiasReg adds 2λ on
   the bias coordinates.
 
-Vectors are flat float64 arrays on the model's device; each product casts them to
+Vectors are flat float64 arrays on the model's device (`device`, the model's Device, read once at
+construction); each product casts them to
 the model's dtype, so a float32 model is multiplied in float32 while the spectral
 algorithm around it keeps its recurrences in float64.
 
@@ -46,14 +47,14 @@ class HessianOperator:
         self.sizes = [p.size // (self.rows[0] if self.rows else 1) for p in self.params]
         self.dim = int(sum(self.sizes))
         self.dtype = self.params[0].dtype
-        device = model.device
+        self.device = device = model.device       # the model's Device: what the spectral methods put vectors on
         batch_size = len(labels) if batch_size is None else int(batch_size)
         self.batches = [(mg.Tensor(mg.to_device(x[i:i + batch_size], device)),
                          self._labels(mg.to_device(labels[i:i + batch_size], device)))
                         for i in range(0, len(labels), batch_size)]
         self.n_samples = len(labels)
         self.batch_size = batch_size
-        self.xp = mg.get_array_module(self.params[0].data)
+        self.xp = device.xp
         self.products = 0
 
     def _labels(self, y):
@@ -79,7 +80,7 @@ class HessianOperator:
 
     def matvec(self, v):
         """H v for a flat vector v (float64), batch-size weighted over the fixed subset, in eval mode."""
-        v = mg.to_device(v, self.model.device)
+        v = mg.to_device(v, self.device)
         if v.shape != self.rows + (self.dim,):
             raise ValueError(f"the Hessian acts on vectors of shape {self.rows + (self.dim,)}, not {v.shape}")
         vs = self.split(v)

@@ -79,6 +79,10 @@ def estimate_moments(operator, probes=PROBES, seed=0, distribution="gaussian"):
         raise ValueError(f"need at least one probe vector, got {probes}")
     n = int(operator.dim)
     rows_of = tuple(getattr(operator, "rows", ()))
+    # the operator's Device (a HessianOperator's is its model's; a hand-made operator's name goes through the one
+    # resolver, once); an operator without one: its products say where they are
+    device = getattr(operator, "device", None)
+    device = None if device is None else minigrad.get_device(device)
     rng = numpy.random.default_rng(seed)
     rows = numpy.empty(rows_of + (probes, 4))
     start = time.perf_counter()
@@ -86,7 +90,7 @@ def estimate_moments(operator, probes=PROBES, seed=0, distribution="gaussian"):
         r_host = _probe(rng, n, distribution)
         v1 = operator.matvec(numpy.broadcast_to(r_host, rows_of + (n,))).astype(numpy.float64, copy=False)
         v2 = operator.matvec(v1).astype(numpy.float64, copy=False)
-        r = minigrad.to_device(r_host, device_of(v1))
+        r = minigrad.to_device(r_host, device if device is not None else device_of(v1))
         dots = [_dot(r, v1), _dot(v1, v1), _dot(v1, v2), _dot(v2, v2)]
         rows[..., i, :] = numpy.stack([minigrad.to_host(d) for d in dots], axis=-1)
     rows /= n

@@ -12,6 +12,7 @@ import time
 import numpy
 
 import minigrad as mg
+from minigrad.backend import CPU
 
 from models.files import jsonable
 
@@ -29,11 +30,10 @@ def rademacher(rng, dim):
 
 
 def operator_device(operator):
-    """Where the operator's vectors live: operator.device, else its model's device, else the CPU."""
+    """The Device the operator's vectors live on: operator.device (a HessianOperator's is its model's Device;
+    a name, as a hand-made operator may give, goes through the one resolver, mg.get_device), else the CPU."""
     device = getattr(operator, "device", None)
-    if device is None and getattr(operator, "model", None) is not None:
-        device = operator.model.device
-    return mg.get_device(device if device is not None else "cpu")
+    return CPU if device is None else mg.get_device(device)
 
 
 def quadrature_moments(nodes, weights, orders=(1, 2, 3, 4)):
@@ -47,7 +47,7 @@ def slq_spectrum(operator, steps=DEFAULT_STEPS, probes=DEFAULT_PROBES, seed=0, s
     """Estimate the spectrum of `operator` (e.g. analysis.spectra.HessianOperator) by SLQ; a JSON-ready dict.
 
     operator    has .dim and .matvec(flat float64 vector on its device) -> flat float64 vector;
-                .info() is recorded when present; its device is operator.device or operator.model.device
+                .info() is recorded when present; its device is operator.device (the CPU without one)
     steps       Lanczos steps per probe (products per probe); capped at dim
     probes      number of Rademacher probes, drawn from numpy.random.default_rng(seed) on the host
     sigma       kernel std for the fractions (default window / 3)

@@ -9,7 +9,7 @@ dict attribute is not found (wrap it in a small Module instead).
 """
 import numpy
 
-from ..backend import get_device, to_device, to_host
+from ..backend import CPU, get_device, to_device, to_host
 from ..core import Tensor
 
 
@@ -98,9 +98,11 @@ class Module:
         return self.train(False)
 
     def to(self, device):
-        """Move every parameter and buffer to `device` ('cpu' or 'cuda') in place."""
+        """Move every parameter and buffer to `device` (a Device, or a name resolved here) in place; every
+        module moved carries that Device from then on (`device`)."""
         device = get_device(device)
         for m in self.modules():
+            m._device = device
             for value in vars(m).values():
                 if isinstance(value, Parameter):
                     value.data = to_device(value.data, device)
@@ -112,8 +114,13 @@ class Module:
 
     @property
     def device(self):
+        """The Device this module was moved to (`to`); one never moved (built on the CPU, or put together from
+        arrays already on a device, like a stacked ensemble) is where its first parameter is, else the CPU."""
+        device = vars(self).get("_device")
+        if device is not None:
+            return device
         first = next(iter(self.named_parameters()), None)
-        return first[1].device if first else get_device("cpu")
+        return first[1].device if first else CPU
 
     def zero_grad(self):
         for p in self.parameters():

@@ -37,12 +37,13 @@ class Adam(Optimizer):
         for group in self.groups:
             group.m, group.v, group.grad = group.zeros(), group.zeros(), group.zeros()
             group.moments = list(zip(group.split(group.m), group.split(group.v)))
+            group.rows = [self.index[id(p)] for p in group.params]     # its parameters' places in self.params
 
     def step(self):
         self.steps += 1
         for group in self.groups:
             group.check()
-            rows = [self.index[id(p)] for p in group.params]
+            rows = group.rows
             counts = {self.counts[i] for i in rows}
             if len(counts) == 1 and all(p.grad is not None for p in group.params):
                 t = counts.pop() + 1

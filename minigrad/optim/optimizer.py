@@ -1,5 +1,5 @@
 """What every optimizer shares: the parameters, their gradients, and a per-parameter state."""
-from ..backend import to_device, to_host
+from ..backend import CPU, to_device, to_host
 
 
 class Optimizer:
@@ -34,7 +34,7 @@ class Optimizer:
 
     def state_dict(self):
         return {"steps": self.steps, "counts": list(self.counts), "hyper": dict(self.hyper),
-                "state": [{k: _copy_to(v, "cpu") for k, v in s.items()} for s in self.state]}
+                "state": [{k: _copy_to(v, CPU) for k, v in s.items()} for s in self.state]}
 
     def load_state_dict(self, saved):
         if len(saved["state"]) != len(self.params):

@@ -1,4 +1,4 @@
 """One resumable training loop for every experiment, its run folders, and the hooks measurements attach to."""
 from .lock import RunError, RunLocked, RunWarning, run_lock, wait_unlocked
-from .loop import (CHECKPOINT, CONFIG, METRICS, SUMMARY, Diverged, Measurement, Progress, TrainConfig, load_run,
-                   model_config, prepare, read_config, train, train_ensemble)
+from .loop import (CHECKPOINT, CONFIG, METRICS, SUMMARY, Diverged, EpochHook, Progress, TrainConfig, build_config,
+                   load_run, prepare, read_config, train, train_ensemble)

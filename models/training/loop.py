@@ -48,7 +48,6 @@ import numpy
 
 import minigrad as mg
 from minigrad.allocator import tune_allocator
-from minigrad.backend import device_of
 from models.files import TMP_PREFIX, append_jsonl, remove_temporaries, write_json, write_jsonl
 from .checkpoint import load_checkpoint, save_checkpoint
 from .lock import LOCK, RunError, run_lock
@@ -87,8 +86,9 @@ class TrainConfig:
 
 
 @dataclass
-class Measurement:
-    """A function of the model run at chosen epochs: fn(model, data, epoch) -> {name: number}.
+class EpochHook:
+    """A function of the model the loop runs at chosen epochs, its numbers recorded in that epoch's metrics row:
+    fn(model, data, epoch) -> {name: number} (the hooks analysis/measurement_plan.py makes).
 
     batched(ensemble, data, epoch) -> one dict per member, or None: every member of an
     ensemble at once where that is possible; without it (or on None) each member is
@@ -115,21 +115,23 @@ class Progress:
         pass
 
 
-def train(config, run_dir, resume=False, measurements=(), progress=None, data=None):
+def train(config, run_dir, resume=False, measurements=(), progress=None, data=None, device=None):
     """Train as `config` says, writing into `run_dir`; returns the summary dict.
 
     data: the Dataset `config.data` describes, when the caller has it loaded already (many
     runs on one data set then share one copy); None loads it.
     The folder is locked while the run writes it: a second writer gets RunLocked.
     A run is an ensemble of one (train_ensemble); its divergence raises Diverged.
+    device: as train_ensemble's.
     """
-    (outcome,) = train_ensemble([config], [run_dir], resume, measurements, progress, data)
+    (outcome,) = train_ensemble([config], [run_dir], resume, measurements, progress, data, device=device)
     if isinstance(outcome, Diverged):
         raise outcome
     return outcome
 
 
-def train_ensemble(configs, run_dirs, resume=False, measurements=(), progress=None, data=None, stop_at=None):
+def train_ensemble(configs, run_dirs, resume=False, measurements=(), progress=None, data=None, stop_at=None,
+                   device=None):
     """Train runs that differ only in their seed together (models/ensemble.py), each into its own folder.
 
     Every member makes exactly the steps of its single run: the ensemble's loss is the sum
@@ -141,10 +143,15 @@ def train_ensemble(configs, run_dirs, resume=False, measurements=(), progress=No
     minutes); the runs stop with their checkpoints, to be resumed. Returns one outcome per run:
     its summary dict, its Diverged error, or None when it stopped at stop_at.
     Progress reports an ensemble's steps and epochs once, as the members' mean.
+    device: the Device the configs' device name is, when the caller has resolved it already (the CLI); None
+    resolves the name here, once. Either way the Device is passed on and config.json keeps the name.
     """
     configs, run_dirs = list(configs), [os.fspath(d) for d in run_dirs]
     resumes = list(resume) if isinstance(resume, (list, tuple)) else [resume] * len(configs)
     _check_members(configs, run_dirs, resumes)
+    device = mg.get_device(configs[0].device if device is None else device)   # once: the Device is passed on
+    if device.kind != mg.device_kind(configs[0].device):
+        raise ValueError(f"the runs' device is {configs[0].device!r}, not {device.name!r}")
     missing = [run_dir for run_dir in run_dirs if not os.path.isdir(run_dir)]
     for run_dir, again in zip(run_dirs, resumes):
         if again and run_dir in missing:            # refused before the lock would create the folder
@@ -156,27 +163,27 @@ def train_ensemble(configs, run_dirs, resume=False, measurements=(), progress=No
         for config, run_dir, again in zip(configs, run_dirs, resumes):
             if run_dir not in missing:
                 locks.enter_context(run_lock(run_dir))
-                members[run_dir] = _Member(config, run_dir, again)
+                members[run_dir] = _Member(config, run_dir, again, device)
         if data is None:
             from models.data import load
             data = load(**configs[0].data, dtype=numpy.dtype(configs[0].dtype))
-        _check_memory(configs, data)                # before any folder is made or a net allocated
+        _check_memory(configs, data, device)        # before any folder is made or a net allocated
         for config, run_dir, again in zip(configs, run_dirs, resumes):
             if run_dir in missing:
                 locks.enter_context(run_lock(run_dir))
-                members[run_dir] = _Member(config, run_dir, again)
+                members[run_dir] = _Member(config, run_dir, again, device)
         return _train([members[run_dir] for run_dir in run_dirs], measurements, progress or Progress(), data,
                       stop_at)
 
 
-def _check_memory(configs, data):
+def _check_memory(configs, data, device):
     """RunError when the ensemble of `configs` on `data` would not fit in its device's memory (models/memory.py)."""
     from models.memory import TooLarge, check_fits
     config = configs[0]
     inputs = data.train_x.shape[1] if data.train_x.ndim == 2 else tuple(data.train_x.shape[1:])
     try:
         check_fits(config.model, inputs, data.classes, min(config.batch_size, len(data.train_y)), config.dtype,
-                   config.device, adam=True, members=len(configs))
+                   device, adam=True, members=len(configs))
     except TooLarge as e:
         raise RunError(str(e)) from None
     except (TypeError, ValueError):    # a config the estimate cannot read: building the net says what is wrong
@@ -196,8 +203,8 @@ def _check_members(configs, run_dirs, resumes):
 class _Member:
     """One run of an ensemble: its folder's files, its metrics so far, and the state it resumes from."""
 
-    def __init__(self, config, run_dir, resume):
-        self.config, self.run_dir = config, run_dir
+    def __init__(self, config, run_dir, resume, device):
+        self.config, self.run_dir, self.device = config, run_dir, device      # device: the Device, resolved already
         self.paths = {name: os.path.join(run_dir, name) for name in (CONFIG, CHECKPOINT, METRICS, SUMMARY)}
         _check_folder(run_dir, resume)
         remove_temporaries(run_dir)
@@ -222,7 +229,7 @@ class _Member:
         write_jsonl(self.paths[METRICS], self.history)
         if len(self.history) <= self.config.epochs:          # epochs left to train: a stretch begins
             self.stretches.append({"from_epoch": len(self.history), "commit": commit(),
-                                   "machine": mg.describe(self.config.device)})
+                                   "machine": mg.describe(self.device)})
 
     def finish_epoch(self, row, model_state, optimizer_state, measuring):
         self.history.append(row)
@@ -234,7 +241,7 @@ class _Member:
     def diverged(self, epoch, step, value):
         last = self.history[-1]["epoch"]
         write_json(self.paths[SUMMARY], {"status": "diverged", "epoch": epoch, "step": step, "loss": repr(value),
-                                         "last_good_epoch": last, "machine": mg.describe(self.config.device),
+                                         "last_good_epoch": last, "machine": mg.describe(self.device),
                                          "stretches": self.stretches})
         self.outcome = Diverged(f"training diverged at epoch {epoch}, step {step} (loss {value}); "
                                 f"the checkpoint of epoch {last} is kept in {self.run_dir}")
@@ -244,7 +251,7 @@ class _Member:
         self.outcome = {"status": "finished", "epochs": self.config.epochs,
                         **{k: v for k, v in history[-1].items() if k != "epoch"},
                         "seconds_total": sum(r["seconds"] for r in history), **time_split(history, self.measuring),
-                        "machine": mg.describe(self.config.device), "stretches": self.stretches}
+                        "machine": mg.describe(self.device), "stretches": self.stretches}
         write_json(self.paths[SUMMARY], self.outcome)
 
 
@@ -268,10 +275,9 @@ def time_split(history, measuring):
 def _train(members, measurements, progress, data, stop_at):
     """train_ensemble() once it holds the locks, has checked the folders and has the data."""
     tune_allocator()            # the heap the benchmarks time with: freed step buffers stay in the process
-    config = members[0].config
     for member in members:
         member.begin(data)
-    arrays = tuple(mg.to_device(a, mg.get_device(config.device))
+    arrays = tuple(mg.to_device(a, members[0].device)
                    for a in (data.train_x, data.train_y, data.test_x, data.test_y))
     starts = sorted({len(m.history) for m in members})
     for start in starts:
@@ -284,7 +290,7 @@ def _ensemble(members, data):
     """The ensemble of `members` (models/ensemble.py) with its Adam, both restored from the members' saved states."""
     from models.ensemble import ensemble
     config = members[0].config
-    model = ensemble([model_config(m.config, data) for m in members], config.device)
+    model = ensemble([build_config(m.config, data) for m in members], members[0].device)
     optimizer = mg.optim.Adam(model.parameters(), lr=config.lr)
     if members[0].saved is not None:
         with _checkpoint_errors(members[0].run_dir):
@@ -363,8 +369,9 @@ def _train_together(members, data, arrays, measurements, progress, stop_at):
                     if not finite.any():
                         return
                     model, optimizer, members, kept = _without(model, optimizer, members, data, finite)
-                    order, total_loss, correct = _take(order, kept), total_loss[kept], _take(correct, kept)
-                    current = current and (current[0], _take(current[1], kept), current[2])
+                    order, total_loss, correct = (_take(order, kept, model.device), total_loss[kept],
+                                                  _take(correct, kept, model.device))
+                    current = current and (current[0], _take(current[1], kept, model.device), current[2])
                 progress.step(epoch, done, float(values[finite].mean()))
             pending = current
         correct = mg.to_host(correct)
@@ -388,11 +395,11 @@ def _without(model, optimizer, members, data, keep):
     return model, optimizer, members, kept
 
 
-def _take(array, kept):
-    """The rows `kept` of a per-member device array (0, the empty count, stays 0)."""
+def _take(array, kept, device):
+    """The rows `kept` of a per-member array on `device` (0, the empty count, stays 0)."""
     if isinstance(array, int):
         return array
-    return array[mg.to_device(numpy.asarray(kept), device_of(array))]
+    return array[mg.to_device(numpy.asarray(kept), device)]
 
 
 def _check_folder(run_dir, resume):
@@ -444,25 +451,30 @@ def read_config(run_dir):
                        "in a new folder") from e
 
 
-def model_config(config, data):
-    """The models.build dict of a TrainConfig's model on `data` (its classes and, for an MLP, its inputs)."""
+def build_config(config, data):
+    """The whole models.build dict of a TrainConfig on `data`: its model config (config.model) with the data's
+    classes and, for an MLP, its inputs, and the run's seed and dtype."""
     shape = {"inputs": int(data.train_x.shape[1])} if config.model.get("arch", "mlp") == "mlp" else {}
     return dict(config.model, classes=data.classes, **shape, seed=config.seed, dtype=config.dtype)
 
 
-def prepare(config, data=None):
-    """The data set (loaded unless given) and the freshly initialized model, on its device, of a TrainConfig."""
+def prepare(config, data=None, device=None):
+    """The data set (loaded unless given) and the freshly initialized model, on its device, of a TrainConfig.
+
+    device: where the model goes instead of config.device, a Device or a name; either is resolved here, once."""
     from models.data import load
     from models import build
+    device = mg.get_device(config.device if device is None else device)
     if data is None:
         data = load(**config.data, dtype=numpy.dtype(config.dtype))
-    return data, build(model_config(config, data)).to(mg.get_device(config.device))
+    return data, build(build_config(config, data)).to(device)
 
 
 def load_run(run_dir, device=None, data_root=None, dtype=None):
     """(config, data, model with the checkpoint's weights, the checkpoint's epoch) of a run folder.
 
-    device, data_root and dtype override the run's own (weights are cast to dtype).
+    device, data_root and dtype override the run's own (weights are cast to dtype); device is a Device or a name
+    (the config returned holds a name).
     """
     paths = [os.path.join(run_dir, name) for name in (CONFIG, CHECKPOINT)]
     missing = [p for p in paths if not os.path.exists(p)]
@@ -470,12 +482,12 @@ def load_run(run_dir, device=None, data_root=None, dtype=None):
         raise RunError(f"{run_dir} is not a run folder: it has no {os.path.basename(missing[0])}")
     config = read_config(run_dir)
     if device is not None:
-        config.device = device
+        config.device = device.name if isinstance(device, mg.Device) else device
     if data_root is not None:
         config.data["root"] = data_root
     if dtype is not None:
         config.dtype = dtype
-    data, model = prepare(config)
+    data, model = prepare(config, device=device)
     with _checkpoint_errors(run_dir):
         model_state, _, meta = load_checkpoint(paths[1])
         model.load_state_dict(model_state)
@@ -500,7 +512,7 @@ def _evaluate(model, x, y, batch_size, prefix):
 
 
 def _measure(measurements, model, data, epoch):
-    """Each member's numbers from the measurements due at `epoch` (Measurement: batched where it can)."""
+    """Each member's numbers from the measurements due at `epoch` (EpochHook: batched where it can)."""
     rows = [{} for _ in range(model.size)]
     for m in measurements:
         if m.due(epoch):

@@ -7,11 +7,16 @@ in RESUMABLE may differ (the epochs to reach, the device, the data folder, ...).
 Options are click's parsed values keyed by name (`options`, every option of the command) and the
 names given on the command line (`given`); none of this needs click. A run that cannot be
 continued as asked is a RunError of one sentence: SettingsDiffer when the options disagree.
+
+planned_runs is all of it for one `train` command (which configs go into which folders, which of
+them resume), and interrupted the line that says how to continue it after a Ctrl-C.
 """
 import dataclasses
 import os
+import shlex
+from typing import NamedTuple
 
-from models.options import ARCHS, configs
+from models.options import ARCHS, configs, run_name
 
 from .lock import RunError
 from .loop import CHECKPOINT, TrainConfig, read_config
@@ -52,7 +57,8 @@ def options_of(config):
             "reg": "none" if bias_reg is None else "biasl2" if bias_reg == "l2" else "biasreg",
             "reg_mu": mu, "reg_sigma": sigma, "reg_lambda": model.get("bias_lambda"),
             "bn_layer": model.get("bn_layer"), "skip_scale": model.get("skip_scale", "none"),
-            "branch_init": model.get("branch_init", "glorot"), "dataset": data.get("name"),
+            "branch_init": model.get("branch_init", "glorot"),
+            "hyper_q_draw": model.get("hyper_q_draw", "per-source"), "dataset": data.get("name"),
             "labels": data.get("labels", "coarse"), "mirror": data.get("mirror"),
             "preprocess": data.get("preprocess", "standardize"), "pca": data.get("pca"),
             "batch_size": config.batch_size, "lr": config.lr, "seed": config.seed, "dtype": config.dtype}
@@ -126,3 +132,56 @@ def member_runs(base, members, root, name, resume, options, given):
             raise SettingsDiffer(f"the run in {folder} was trained with other settings than {first}: "
                                  "resume them apart, each with the command that started it")
     return runs, folders, resumes
+
+
+RUNS = "runs"       # the folder `train` names its run folders in when --out is not given
+
+
+class PlannedRuns(NamedTuple):
+    """What one `train` command trains: each member's TrainConfig, run folder and whether it resumes, and the
+    folder to show writable before any work (the run's own, or the members' root)."""
+    configs: list
+    folders: list
+    resumes: list
+    root: str
+
+
+def planned_runs(options, given):
+    """The PlannedRuns of train's parsed `options` (`given`: the names given on the command line).
+
+    One run goes into --out (default runs/<run_name>); with --resume its saved config continues
+    (resumed_config). --members N: the seeds --seed .. --seed+N-1 into --out (default runs), as
+    member_runs says. A ValueError of one sentence when the options name no net (train_config),
+    a RunError when the runs cannot be continued as asked.
+    """
+    out, resume, members = options["out"], options["resume"], options["members"]
+    if members > 1 or out is None or not resume:      # the net of the options: to train, or naming the folders
+        config = train_config(options)
+        name = lambda seed: run_name(options["arch"], options["depth"], options["dataset"], seed,  # noqa: E731
+                                     config.model)
+    if members > 1:
+        root = out or RUNS
+        return PlannedRuns(*member_runs(config, members, root, name, resume, options, given), root)
+    out = out or os.path.join(RUNS, name(options["seed"]))
+    return PlannedRuns([resumed_config(out, options, given) if resume else config], [out], [resume], out)
+
+
+def command_line(command, words, resume):
+    """The `python cli.py COMMAND` line of `words`, the (flag, value) pairs of the options given (value None: a
+    flag alone; a tuple: its items joined by commas), with --resume or without."""
+    line = ["python", "cli.py", command]
+    for flag, value in words:
+        if value is not None:
+            value = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+        line += [flag] if value is None else [flag, value]
+    return shlex.join(line + ["--resume"] * resume)
+
+
+def interrupted(folders, command, words):
+    """The line to print when training the runs in `folders` was interrupted (Ctrl-C): the command that continues
+    them, or, before their first checkpoint, the one that starts them again (command_line of `words`)."""
+    what = "run" if len(folders) == 1 else "runs"
+    if any(os.path.exists(os.path.join(folder, CHECKPOINT)) for folder in folders):
+        return f"Interrupted; continue the {what} with: {command_line(command, words, resume=True)}"
+    return (f"Interrupted before the first checkpoint; start the {what} again with: "
+            f"{command_line(command, words, resume=False)}")

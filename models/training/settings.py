@@ -11,7 +11,7 @@ import numbers
 
 from models.build import MODEL_KEYS
 from models.conv import CONV_INITS, CONV_SKIPS
-from models.mlp import BRANCH_INITS, INITS, SKIP_SCALES, SKIPS
+from models.mlp import BRANCH_INITS, HYPER_Q_DRAWS, INITS, SKIP_SCALES, SKIPS
 
 DTYPES = ("float32", "float64")
 
@@ -92,6 +92,7 @@ def check_model(model, field="model"):
         _one_of(f"{field}.init", get("init", "glorot_normal"), INITS)
         _one_of(f"{field}.skip_scale", get("skip_scale", "none"), SKIP_SCALES)
         _one_of(f"{field}.branch_init", get("branch_init", "glorot"), BRANCH_INITS)
+        _one_of(f"{field}.hyper_q_draw", get("hyper_q_draw", "per-source"), HYPER_Q_DRAWS)
         _flag(f"{field}.skip_shared", get("skip_shared", True))
         for key in ("skip_matrix", "hyper_matrix"):
             if get(key) is not None and not isinstance(get(key), str):

@@ -22,10 +22,9 @@ FILES = ["config.json", "metrics.jsonl", "summary.json"]
 
 
 @pytest.fixture(scope="module")
-def swept(tmp_path_factory):
-    """(root, archive): Fig 6 reproduced at the test preset, and its runs packed."""
-    root = str(tmp_path_factory.mktemp("original"))
-    reproduce(FIGURES["fig6"], TEST, Sweep(root))
+def swept(fig6_test_sweep, tmp_path_factory):
+    """(root, archive): Fig 6 reproduced at the test preset (once for the session: tests/conftest.py), its runs packed."""
+    root = str(fig6_test_sweep[0])
     archive = str(tmp_path_factory.mktemp("archive") / "runs.tar.gz")
     assert pack(root, archive) == {"packed": 10, "skipped": 0}
     return root, archive

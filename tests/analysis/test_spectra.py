@@ -6,6 +6,7 @@ without reorthogonalization), then the paper's 4,852-parameter validation net
 (10 x 16 on 128 PCA inputs) where SLQ is checked against the exact eigenvalues.
 Matrix tests run on NumPy, on the strict CuPy stand-in and on CUDA when present.
 """
+import functools
 import json
 import warnings
 
@@ -265,9 +266,15 @@ def test_density_of_slq_result_integrates_to_one_even_on_a_coarse_grid():
 
 # --- the paper's small validation net -----------------------------------------------------------------
 
+@functools.lru_cache(maxsize=1)
+def small_net_data():
+    """The 128 synthetic samples on 128 PCA inputs, loaded (and the PCA fitted) once for the module; read only."""
+    return data.load("synthetic", synthetic_size=(128, 10), pca=128, dtype=numpy.float64, mirror=False, progress=False)
+
+
 def small_net(device="cpu"):
     """10 x 16 plain ReLU net on 128 PCA inputs, 20 classes (4,852 parameters), 128 synthetic samples."""
-    ds = data.load("synthetic", synthetic_size=(128, 10), pca=128, dtype=numpy.float64, mirror=False, progress=False)
+    ds = small_net_data()
     model = models.MLP(inputs=128, width=16, depth=10, classes=20, skip="plain", rng=0, dtype="float64").to(device)
     return HessianOperator(model, ds.train_x, ds.train_y, batch_size=None)
 

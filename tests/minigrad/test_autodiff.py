@@ -229,3 +229,56 @@ def test_fan_out_of_a_residual_chain_is_summed_in_place_with_the_same_bits(devic
         for g, e in zip(got, expected):
             assert g.dtype == dtype
             numpy.testing.assert_array_equal(g.numpy(), e.numpy())
+
+
+def test_in_place_work_writes_nothing_anyone_holds_and_gives_the_out_of_place_bits(device, monkeypatch):
+    """A graph that reads the same tensors many times: a parameter in two layers, a bias in two, a pre-activation
+    read by its ReLU and by a sum, a tensor multiplied by itself, a product of a tensor with its own transpose.
+    sums whose one cotangent goes to two inputs. The in-place work of the reverse and forward passes (sums of
+    cotangents into arrays only the walk holds,
+    Linear's tangent terms added into its first product) must leave every array anyone holds as it was (each
+    op's inputs and output, the parameters, the seed, the HVP's directions), and give the gradients and the HVP
+    of the out-of-place path bit for bit."""
+    from minigrad import autodiff, core
+    from minigrad.ops import linalg
+    rng = numpy.random.default_rng(0)
+    x, w = (mg.tensor(rng.standard_normal(shape), device=device, requires_grad=True) for shape in ((4, 3), (3, 3)))
+    b = mg.tensor(rng.standard_normal(3), device=device, requires_grad=True)
+    params = [x, w, b]
+    vs = [mg.to_device(rng.standard_normal(p.shape), device) for p in params]
+
+    def loss():
+        h = mg.linear(x, w, b)
+        u = mg.relu(h) + h                               # h read by its ReLU and by the sum
+        v = mg.linear(u, w, b) + u * x + x * x          # w and b in two layers, x twice, u twice
+        one, two = ((x + mg.tanh(h)) * u).sum(), ((x + mg.sigmoid(u)) * h).sum()   # each sum's cotangent: two inputs
+        return (v @ v.T).sum() + (one + two) + (two + one)   # v with its own transpose; both orders
+
+    def arrays(root):
+        held = [(t, mg.to_host(t.data).copy()) for fn in autodiff.toposort([root]) for t in (*fn.inputs, fn.output)]
+        return held + [(p, mg.to_host(p.data).copy()) for p in params]
+
+    def unchanged(held):
+        for t, before in held:
+            numpy.testing.assert_array_equal(mg.to_host(t.data), before)
+
+    def passes():
+        root = loss()
+        held = arrays(root)
+        seed = mg.to_device(numpy.array(1.5), device)
+        grads = mg.grad(root, params, grad_outputs=mg.Tensor(seed))
+        unchanged(held)
+        assert mg.to_host(seed) == 1.5
+        directions = [mg.to_host(v).copy() for v in vs]
+        hvps = mg.hvp(loss, params, vs)
+        for v, before in zip(vs, directions):
+            numpy.testing.assert_array_equal(mg.to_host(v), before)
+        unchanged(held)
+        return [g.numpy() for g in grads + list(hvps)]
+
+    in_place = passes()
+    cotangents = autodiff._Cotangents
+    monkeypatch.setattr(autodiff, "_Cotangents", lambda in_place: cotangents(in_place=False))
+    monkeypatch.setattr(linalg, "plus_into", core.plus)
+    for got, expected in zip(in_place, passes(), strict=True):
+        numpy.testing.assert_array_equal(got, expected)

@@ -121,3 +121,35 @@ def test_synchronize_waits_on_the_devices_own_queue():
         from minigrad import backend
         del backend._devices["queued"]
         register_device("cpu", numpy, numpy.ndarray, numpy.asarray, lambda a: a)   # numpy arrays belong to cpu again
+
+
+def test_one_resolver_maps_names_and_devices(monkeypatch):
+    """get_device is the one resolver: a Device comes back as it is (no lookup), 'cpu' is the CPU Device, and
+    'cuda:0' is 'cuda' -- the same Device, or (no CuPy or GPU here) the same one-sentence error."""
+    cpu = mg.get_device("cpu")
+    assert isinstance(cpu, mg.Device) and cpu.kind == "cpu" and cpu.xp is numpy and backend.CPU.xp is numpy
+    lookups = []
+    real = backend._resolve
+    monkeypatch.setattr(backend, "_resolve", lambda name: lookups.append(name) or real(name))
+    assert mg.get_device(cpu) is cpu and mg.get_device(mg.get_device("strict")).name == "strict"
+    assert lookups == ["strict"]                          # a Device is passed on, never looked up again
+
+    def outcome(name):
+        try:
+            return mg.get_device(name)
+        except mg.DeviceError as e:
+            return str(e)
+    assert outcome("cuda:0") == outcome("cuda") and (isinstance(outcome("cuda"), mg.Device)
+                                                       or outcome("cuda").startswith("CUDA was requested but"))
+    assert mg.device_kind(mg.get_device("strict")) == "strict"
+
+
+def test_a_device_survives_copies_as_itself():
+    """A model carries its Device: copying the model (deepcopy, pickle) keeps the one registered Device."""
+    import copy
+    import pickle
+    strict_device = mg.get_device("strict")
+    assert copy.deepcopy(strict_device) is strict_device and pickle.loads(pickle.dumps(strict_device)) is strict_device
+    model = ResidualMLP(inputs=6, width=4, depth=3, classes=2, rng=0, dtype=numpy.float64).to(strict_device)
+    assert copy.deepcopy(model).device is strict_device
+    assert ResidualMLP(inputs=6, width=4, depth=3, classes=2, rng=0).device.kind == "cpu"     # never moved: where it is

@@ -10,7 +10,7 @@ import minigrad as mg
 from models import build
 from models.ensemble import Looped, Stacked, ensemble
 from models.objective import objective
-from models.training import Diverged, Measurement, Progress, TrainConfig, train, train_ensemble
+from models.training import Diverged, EpochHook, Progress, TrainConfig, train, train_ensemble
 from models.training.checkpoint import load_checkpoint
 from models.files import read_jsonl
 from tests.models.test_training import StopAt
@@ -199,7 +199,7 @@ def test_an_ensembles_seconds_are_split_per_member_as_its_total_is(tmp_path):
     seeds = (0, 1)
     folders = [tmp_path / f"e{s}" for s in seeds]
     a, b = train_ensemble([config(TRAINED["residual"], s, epochs=2) for s in seeds], folders,
-                          measurements=[Measurement("nap", nap)])
+                          measurements=[EpochHook("nap", nap)])
     assert calls == [0, 0, 1, 1, 2, 2]
     assert all(a[k] == b[k] for k in ("seconds_total", "seconds_training", "seconds_measuring"))
     assert a["seconds_training"] + a["seconds_measuring"] == pytest.approx(a["seconds_total"])

@@ -10,7 +10,7 @@ from dataclasses import fields
 import numpy
 import pytest
 
-from models.training import (Diverged, Measurement, Progress, RunError, RunLocked, RunWarning, TrainConfig, load_run,
+from models.training import (Diverged, EpochHook, Progress, RunError, RunLocked, RunWarning, TrainConfig, load_run,
                              read_config, train, train_ensemble, wait_unlocked)
 from models.files import read_jsonl
 from models.training.checkpoint import load_checkpoint, save_checkpoint
@@ -127,7 +127,7 @@ def test_measurements_run_at_chosen_epochs(tmp_path):
     def norm(model, data, epoch):
         seen.append(epoch)
         return {"w0": float(numpy.linalg.norm(model.hidden[0].weight.numpy()))}
-    train(config(epochs=3), str(tmp_path), measurements=[Measurement("norm", norm, epochs={0, 2})])
+    train(config(epochs=3), str(tmp_path), measurements=[EpochHook("norm", norm, epochs={0, 2})])
     rows = metrics(tmp_path)
     assert seen == [0, 2]
     assert "norm/w0" in rows[0] and "norm/w0" not in rows[1] and "norm/w0" in rows[2]
@@ -142,7 +142,7 @@ def nap(seconds):
 
 
 def test_the_summary_records_training_and_measuring_apart(tmp_path):
-    summary = train(config(epochs=3), str(tmp_path), measurements=[Measurement("nap", nap(0.05), epochs={1, 3})])
+    summary = train(config(epochs=3), str(tmp_path), measurements=[EpochHook("nap", nap(0.05), epochs={1, 3})])
     rows = read_jsonl(tmp_path / "metrics.jsonl")
     measuring = load_checkpoint(os.path.join(tmp_path, "checkpoint.npz"))[2]["seconds_measuring"]
     assert len(measuring) == 4 and measuring[1] >= 0.05 and measuring[3] >= 0.05
@@ -164,7 +164,7 @@ def test_a_run_continued_from_before_the_split_says_what_it_cannot_split(tmp_pat
     weights, optimizer, meta = load_checkpoint(path)
     del meta["seconds_measuring"]                        # epochs 0-2 as an older version saved them
     save_checkpoint(path, weights, optimizer, meta)
-    summary = train(config(), str(tmp_path), resume=True, measurements=[Measurement("nap", nap(0.02))])
+    summary = train(config(), str(tmp_path), resume=True, measurements=[EpochHook("nap", nap(0.02))])
     rows = read_jsonl(tmp_path / "metrics.jsonl")
     measuring = load_checkpoint(path)[2]["seconds_measuring"]
     assert measuring[:3] == [None] * 3 and all(m >= 0.02 for m in measuring[3:]) and len(measuring) == 5
@@ -354,7 +354,7 @@ def test_a_folder_that_holds_no_run_is_refused(tmp_path):
     def stop(model, data, epoch):                                       # cut off before epoch 0 is saved
         raise KeyboardInterrupt
     with pytest.raises(KeyboardInterrupt):
-        train(config(), str(tmp_path / "early"), measurements=[Measurement("stop", stop, epochs={0})])
+        train(config(), str(tmp_path / "early"), measurements=[EpochHook("stop", stop, epochs={0})])
     assert sorted(os.listdir(tmp_path / "early")) == ["config.json", "metrics.jsonl"]
     train(config(), str(tmp_path / "early"))                            # what it left is a run to start again
     train(config(), str(tmp_path / "whole"))
