@@ -456,14 +456,18 @@ def singularities(run_dir, samples, seed, device, dtype, out, **params):
     """Distance to the singular manifolds, per hidden layer: norms, overlaps, zero responses, dependence, gradients."""
     from analysis.meters import all_meters
     from analysis.outputs import save
-    from analysis.readouts import meters_readout
+    from analysis.readouts import singularities_readout
     from analysis.spectrum_and_meter_plots import plot_meters
 
     out = _output("singularities", out, run_dir, seed, params)
     model, x, y, what = _load(run_dir, samples, seed, device, dtype, params)
     result = dict(all_meters(model, x, y), source=what)
     written = save(out, "singularities", result, ("meters.json", "meters.png"), plot_meters, what)
-    console.print(_table(*meters_readout(result, what), first_left=False))
+    title, columns, rows, lines = singularities_readout(result, what)
+    console.print(lines[0], soft_wrap=True, markup=False)
+    console.print(_table(title, columns, rows, first_left=False))
+    for line in lines[1:]:
+        console.print(line, markup=False)
     _lines(written)
 
 

@@ -1,7 +1,7 @@
 """What the commands print of a result, as (title, columns, rows) of strings or as lines: the CLI draws them.
 
     history_readout, members_readout   train: a run's epochs; the seeds of an ensemble and those that diverged
-    spectrum_readout, per_layer_readout, meters_readout   spectrum and singularities
+    spectrum_readout, per_layer_readout, singularities_readout   spectrum and singularities
     toy_readout                        toy: a toy model's summary
     packed_line, unpacked_lines        runs pack and runs unpack: what the archive took or gave
 
@@ -58,18 +58,6 @@ def per_layer_readout(result, method, window, groups, what):
     passes = f" in {result['passes']:,} passes" if result["passes"] != result["products"] else ""
     lines.append(f"cost: {result['products']:,} Hessian-vector products{passes}, {result['seconds']:.1f} s")
     return f"per-layer {method} spectra, window w = {window:g}", columns, rows, lines
-
-
-def meters_readout(result, what):
-    """The table of the singularity meters: one row per hidden layer, one column per meter, and their means."""
-    from .spectrum_and_meter_plots import meter_panels
-    panels = meter_panels(result)
-    depth = max(len(meter["layers"]) for _, meter in panels)
-    cell = lambda values, i: "" if i >= len(values) or values[i] is None else f"{values[i]:.4g}"  # noqa: E731
-    rows = [(layer + 1, *[cell(meter["layers"], layer) for _, meter in panels]) for layer in range(depth)]
-    rows.append(("mean", *[f"{meter['mean']:.4g}" for _, meter in panels]))
-    return (f"singularity meters of {what} ({result['n_samples']} examples)",
-            ("layer", *[name for name, _ in panels]), rows)
 
 
 def singularities_readout(result, what):

@@ -20,22 +20,6 @@ def plot_density(result, path, title=""):
     save_png(fig, path)
 
 
-def meter_panels(result):
-    """[(label, {"layers": [...], "mean": x})] of an all_meters result, nested measures flattened."""
-    panels = []
-    for name, value in result.items():
-        if isinstance(value, dict) and "layers" in value:
-            panels.append((name.replace("_", " "), value))
-        elif name == "linear_dependence":
-            for source, measures in value.items():
-                for measure in ("erank", "top3"):
-                    if measure in measures:
-                        panels.append((f"{measure} ({source})", measures[measure]))
-    return panels
-
-
-# The one set of names of the singularity meters: the `singularities` table's columns (analysis/readouts.py), the
-# titles of meters.png's panels and docs/guide.md's table. (name, meters.json key, what it measures.)
 SINGULARITY_NAMES = (
     ("norm", "elimination", "mean norm of the units' incoming weight vectors (near 0: elimination)"),
     ("overlap", "overlap", "mean correlation of two units' incoming weights (near 1: overlap)"),
