@@ -20,6 +20,8 @@ def plot_density(result, path, title=""):
     save_png(fig, path)
 
 
+# The one set of names of the singularity meters: the `singularities` table's columns (analysis/readouts.py), the
+# titles of meters.png's panels and docs/guide.md's table. (name, meters.json key, what it measures.)
 SINGULARITY_NAMES = (
     ("norm", "elimination", "mean norm of the units' incoming weight vectors (near 0: elimination)"),
     ("overlap", "overlap", "mean correlation of two units' incoming weights (near 1: overlap)"),
