@@ -190,3 +190,20 @@ def test_every_relative_link_in_the_docs_resolves_to_a_tracked_file():
 def test_the_link_checker_catches_a_broken_link():
     assert LINK.findall("see [the engine](docs/engine.md#step-1) and ![a plot](fig.png \"title\")") == [
         "docs/engine.md#step-1", "fig.png"]
+
+
+def _test_command(text):
+    """The line of `text` that runs the suite (pytest without the GPU tests), without its comment."""
+    lines = [line.split("#")[0].strip() for line in text.splitlines()
+             if line.lstrip().startswith("python -m pytest") and '"not gpu"' in line]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_ci_runs_the_readmes_test_command_and_the_guide_gives_the_same():
+    ci = ROOT / ".ci" / "run"
+    if not ci.exists():
+        pytest.skip("no .ci/run in this checkout")
+    command = _test_command(ci.read_text())
+    assert _test_command((ROOT / "README.md").read_text()) == command
+    assert _test_command((ROOT / "docs" / "guide.md").read_text()) == command

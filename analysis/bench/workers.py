@@ -14,7 +14,7 @@ import multiprocessing
 import os
 import time
 
-from ..reproduction.sweep import BLAS, auto_workers
+from ..reproduction.sweep import BLAS, auto_workers, spawned_with
 
 
 def layouts(cores):
@@ -43,19 +43,11 @@ def time_layout(processes, threads, skip="plain", members=10, images=2000, epoch
     has trained its `epochs` epochs."""
     context = multiprocessing.get_context("spawn")
     ready, results = context.Barrier(processes + 1), context.Queue()
-    saved = {name: os.environ.get(name) for name in BLAS}
-    os.environ.update({name: str(threads) for name in BLAS})       # read by each fresh process's BLAS
-    try:
+    with spawned_with({name: str(threads) for name in BLAS}):       # read by each fresh process's BLAS
         workers = [context.Process(target=_worker, args=(skip, members, images, epochs, ready, results))
                    for _ in range(processes)]
         for worker in workers:
             worker.start()
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
     ready.wait()
     began = time.time()
     ends = [results.get() for _ in workers]

@@ -34,7 +34,7 @@ from minigrad import device_kind
 from models.training import Progress
 from models.training.loop import METRICS
 
-from .sweep import DONE, SUMMARY, blas_threads, run_dir, run_group, state
+from .sweep import DONE, SUMMARY, blas_threads, run_dir, run_group, spawned_with, state
 
 MISMATCH = "mismatched"       # the state of a done run whose files do not match its settings: never used
 
@@ -186,24 +186,16 @@ def execute(specs, sweep, trained=None):
             report(run_group(group, sweep, listener.run_progress(group[0]) or Progress()))
         return results
     import multiprocessing
-    saved = {k: os.environ.get(k) for k in blas_threads(workers)}
-    os.environ.update(blas_threads(workers))           # read by the fresh (spawned) workers' BLAS
-    try:
-        with _sigterm_raises(), ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                                    initializer=_worker_start, initargs=(os.getpid(),)) as pool:
-            futures = [pool.submit(run_group, group, sweep.detached()) for group in groups]
-            try:
-                for future in as_completed(futures):
-                    report(future.result())
-            except BaseException:      # Ctrl-C, SIGTERM, a failing listener: don't wait for the other runs
-                _stop_workers(pool, futures)
-                raise
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with spawned_with(blas_threads(workers)), _sigterm_raises(), ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start,
+            initargs=(os.getpid(),)) as pool:
+        futures = [pool.submit(run_group, group, sweep.detached()) for group in groups]
+        try:
+            for future in as_completed(futures):
+                report(future.result())
+        except BaseException:      # Ctrl-C, SIGTERM, a failing listener: don't wait for the other runs
+            _stop_workers(pool, futures)
+            raise
     return results
 
 

@@ -4,6 +4,7 @@ runner.py (execute: every run of a figure, here or in --workers processes) and c
 cluster) both build on this module, and this one imports neither: a worker process of either imports only
 this to carry out its task, run_group.
 """
+import contextlib
 import dataclasses
 import json
 import os
@@ -59,6 +60,22 @@ def blas_threads(workers):
     the environment of --workers processes and of an embedded cluster's workers alike."""
     threads = str(max(1, (os.cpu_count() or 1) // workers))
     return {name: threads for name in BLAS}
+
+
+@contextlib.contextmanager
+def spawned_with(variables):
+    """While in effect, processes started now see `variables` ({name: value}) in their environment, as a fresh
+    process's BLAS reads its thread count at start; this process's environment is put back as it was after."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def workers_setting(text):

@@ -1,7 +1,11 @@
 """`--workers auto`: the rule that picks processes x BLAS threads for a machine's cores (sweep.auto_workers)."""
+import os
+import subprocess
+import sys
+
 import pytest
 
-from analysis.reproduction.sweep import BLAS, auto_workers, blas_threads, describe_workers
+from analysis.reproduction.sweep import BLAS, auto_workers, blas_threads, describe_workers, spawned_with
 
 
 @pytest.mark.parametrize("cores, runs, chosen", [
@@ -48,3 +52,21 @@ def test_workers_setting_reads_auto_or_a_whole_number_and_refuses_the_rest():
     for bad in ("0", "-1", "1.5", "two", ""):
         with pytest.raises(ValueError, match="auto or a whole number"):
             workers_setting(bad)
+
+
+def test_processes_started_inside_see_the_threads_and_the_environment_is_put_back_after(monkeypatch):
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "7")
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    with spawned_with({"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}):
+        seen = subprocess.run([sys.executable, "-c", "import os; print(os.environ['OPENBLAS_NUM_THREADS'], "
+                               "os.environ['MKL_NUM_THREADS'])"], capture_output=True, text=True, check=True)
+    assert seen.stdout.split() == ["1", "1"]
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "7" and "MKL_NUM_THREADS" not in os.environ
+
+
+def test_the_environment_is_put_back_when_starting_fails(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    with pytest.raises(RuntimeError):
+        with spawned_with({"OMP_NUM_THREADS": "3"}):
+            raise RuntimeError("a worker failed to start")
+    assert "OMP_NUM_THREADS" not in os.environ

@@ -147,11 +147,13 @@ def test_a_killed_workers_run_resumes_from_its_checkpoint(scheduler, tmp_path):
 
 def test_a_scheduler_that_does_not_answer_is_one_sentence(tmp_path):
     pytest.importorskip("distributed")
-    began = time.monotonic()
+    from analysis.reproduction.cluster import CONNECT_TIMEOUT
     result = _cli(*FIG6, tmp_path, "--scheduler", f"tcp://127.0.0.1:{_free_port()}", timeout=60)
-    assert time.monotonic() - began < 20
     assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr, result.stdout + result.stderr
-    assert "Error: no Dask scheduler answers at tcp://127.0.0.1:" in result.stderr
+    said = re.search(r"Error: no Dask scheduler answers at tcp://127\.0\.0\.1:\d+ \(gave up after ([\d.]+) s\)",
+                     result.stderr)
+    # it waited the connect timeout, not Dask's own (30 s); the wall clock includes a loaded machine's start-up
+    assert said and float(said.group(1)) <= CONNECT_TIMEOUT + 5, result.stderr
     assert not (tmp_path / "runs").exists()
 
 
