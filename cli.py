@@ -26,8 +26,9 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgre
                            TimeRemainingColumn)
 from rich.table import Table
 
+from analysis.readouts import PROBES, STEPS
 from models.folders import printable, writable
-from models.options import ARCHS, REGULARIZERS, run_name
+from models.options import DATA_DIR, DATA_OPTIONS, MODEL_OPTIONS, run_name
 
 console = Console()
 
@@ -99,61 +100,16 @@ def preset_option(*names, **kwargs):
     return click.option(*names, type=click.Choice(list(PRESETS)), **kwargs)
 
 
-data_dir_option = click.option("--data-dir", default=None, help="Folder holding the CIFAR tarballs "
-                               "(default: $SKIP_SINGULARITIES_DATA, else ~/.cache/skip-singularities).")
-
-
-def _model_options():
-    from models.mlp import BRANCH_INITS, SKIP_SCALES
-    return [
-        click.option("--arch", type=click.Choice(list(ARCHS)), default="plain", show_default=True,
-                     help="Network: the paper's fully connected nets, or the conv nets (beyond the paper)."),
-        click.option("--depth", type=click.IntRange(1), default=30, show_default=True, help="Hidden layers (MLPs)."),
-        click.option("--width", type=click.IntRange(1), default=128, show_default=True, help="Units per hidden layer."),
-        click.option("--skip-matrix", default=None, help="Residual skip: identity, ortho (dense orthogonal), k<N> "
-                     "(N orthonormal vectors, e.g. k32), beta<value> (e.g. beta0.01)."),
-        click.option("--hyper-matrix", default=None,
-                     help="Hyper-residual Q_k type (default: the paper's k32 at width 128)."),
-        click.option("--init", type=click.Choice(["glorot_normal", "malicious"]), default="glorot_normal",
-                     show_default=True, help="malicious: subtract I from the hidden-to-hidden weights (residual nets)."),
-        click.option("--reg", type=click.Choice(REGULARIZERS), default="none", show_default=True,
-                     help="biasreg: random per-unit bias targets (the paper's mu, sigma); biasl2: targets 0."),
-        click.option("--reg-mu", type=float, default=None, callback=_finite,
-                     help="BiasReg target mean (default: the paper's for the data set)."),
-        click.option("--reg-sigma", type=float, default=None, callback=_positive, help="BiasReg target standard deviation."),
-        click.option("--reg-lambda", type=float, default=None, callback=_positive, help="Penalty strength (default 1e-3)."),
-        click.option("--bn-layer", type=click.IntRange(1), default=None,
-                     help="Put one batch-norm layer at this hidden layer (15 for BiasReg+BN)."),
-        click.option("--skip-scale", type=click.Choice(list(SKIP_SCALES)), default="none", show_default=True,
-                     help="Residual/hyperres (beyond the paper): branch = ReLU branch x 1/sqrt(depth); "
-                     "average = each skip sum divided by its number of terms."),
-        click.option("--branch-init", type=click.Choice(list(BRANCH_INITS)), default="glorot", show_default=True,
-                     help="Residual/hyperres (beyond the paper): small = W_l x 1/sqrt(depth) for l >= 1; "
-                     "skipinit = a learnable gain 0 on each branch."),
-        click.option("--blocks", type=click.IntRange(1), default=3, show_default=True,
-                     help="Conv nets: blocks per stage."),
-        click.option("--widths", default="16,32,64", show_default=True, help="Conv nets: channels per stage.",
-                     callback=_parsed("models.options", "parse_widths")),
-    ]
-
-
-DATA_OPTIONS = [
-    click.option("--dataset", type=click.Choice(["cifar10", "cifar100", "svhn", "stl10", "synthetic"]),
-                 default="cifar100", show_default=True,
-                 help="svhn and stl10 are Fig S7's (STL-10 averaged down to 32x32); synthetic needs no files."),
-    click.option("--labels", type=click.Choice(["coarse", "fine"]), default="coarse", show_default=True,
-                 help="CIFAR-100 labels: the paper uses the 20 coarse ones."),
-    data_dir_option,
-    click.option("--download/--no-download", default=True, show_default=True,
-                 help="Fetch a missing data file from its official address (MD5-checked)."),
-    click.option("--mirror/--no-mirror", default=None,
-                 help="Add each training image's horizontal mirror (the paper's augmentation; "
-                      "default: on, except for svhn's digits)."),
-    click.option("--preprocess", type=click.Choice(["standardize", "center", "unit", "raw"]), default="standardize",
-                 show_default=True, help="Input preprocessing (not stated in the paper)."),
-    click.option("--pca", type=click.IntRange(1), default=None,
-                 help="Project inputs on this many principal components (128 for the small nets)."),
-]
+def _option(spec):
+    """The click option of a models.options.Option (its default shown where it has one)."""
+    kwargs = dict(default=spec.default, help=spec.help, **({"show_default": True} if spec.default is not None else {}))
+    if spec.choices or spec.minimum is not None or spec.type:
+        kwargs["type"] = (click.Choice(list(spec.choices)) if spec.choices else
+                          click.IntRange(spec.minimum) if spec.minimum is not None else spec.type)
+    if spec.check or spec.parse:
+        kwargs["callback"] = {"finite": _finite, "positive": _positive}.get(spec.check) or _parsed(
+            "models.options", spec.parse)
+    return click.option(spec.flags, **kwargs)
 
 
 def _apply(options):
@@ -164,8 +120,9 @@ def _apply(options):
     return decorate
 
 
-model_options = _apply(_model_options())
-data_options = _apply(DATA_OPTIONS)
+data_dir_option = _option(DATA_DIR)
+model_options = _apply([_option(spec) for spec in MODEL_OPTIONS])
+data_options = _apply([_option(spec) for spec in DATA_OPTIONS])
 
 
 def configs(params):
@@ -332,48 +289,29 @@ def _continued_on_interrupt(ctx, folders):
 # ----------------------------------------------------------------------------- spectrum, singularities
 
 METHODS = ("exact", "moments", "slq")
-PROBES, STEPS = 10, 100       # the defaults of --probes and --steps, below which results are flagged as rough
 
 
 def _source_options(f):
     """A run folder, or the model and data flags of `train` for a fresh net; the data subset; the precision."""
-    for option in reversed([
-            click.option("--run", "run_dir", type=click.Path(file_okay=False), default=None,
-                         help="A run folder: use its config and last checkpoint (model/data flags are then ignored); "
-                              "the result goes into a subfolder of it unless --out is given."),
-            click.option("--samples", type=click.IntRange(1), default=1024, show_default=True,
-                         help="Training examples the measurement uses (the first ones, fixed)."),
-            seed_option("Initial weights of a fresh net, and the probe vectors."), device_option,
-            dtype_option("float64", "Precision of the model during the measurement (a run's weights are cast).")]):
-        f = option(f)
-    return data_options(model_options(f))
+    return data_options(model_options(_apply([
+        click.option("--run", "run_dir", type=click.Path(file_okay=False), default=None,
+                     help="A run folder: use its config and last checkpoint (model/data flags are then ignored); "
+                          "the result goes into a subfolder of it unless --out is given."),
+        click.option("--samples", type=click.IntRange(1), default=1024, show_default=True,
+                     help="Training examples the measurement uses (the first ones, fixed)."),
+        seed_option("Initial weights of a fresh net, and the probe vectors."), device_option,
+        dtype_option("float64", "Precision of the model during the measurement (a run's weights are cast).")])(f)))
 
 
-def _load(run_dir, samples, seed, device, dtype, params):
-    """(model, x, labels, description) from a run folder or from fresh model/data flags (analysis/sources.py)."""
-    from analysis.sources import fresh_net, run_folder
-    if run_dir:
-        return run_folder(run_dir, samples, _resolved(device), dtype, params["data_dir"])
-    return fresh_net(*configs(params), params["arch"], samples, seed, _resolved(device), dtype)
-
-
-def _output(measurement, out, run_dir, seed, params, method=None):
-    """--out, or the default folder of a measurement (analysis/outputs.py), made and shown writable before any work."""
-    from analysis.outputs import net_folder, output_folder
-    if out is None and run_dir:
-        out = output_folder(measurement, run_dir=run_dir, method=method)
-    elif out is None:
-        model, data = configs(params)
-        stem = run_name(params["arch"], params["depth"], params["dataset"], seed, model)
-        out = net_folder(measurement, stem, model, data, seed, method)
-    return writable(out)
-
-
-def _rough(method, probes, steps, what):
-    """Warn of fewer probes (or steps) than the defaults: `what` can be far off."""
-    if method != "exact" and (probes < PROBES or (method == "slq" and steps < STEPS)):
-        console.print(f"[yellow]Warning:[/yellow] fewer probes{' or steps' if method == 'slq' else ''} than the "
-                      f"defaults ({PROBES} probes, {STEPS} steps): {what}")
+def _measured(measurement, out, run_dir, samples, seed, device, dtype, params, method=None):
+    """(folder, (model, x, labels, what)): --out or the measurement's default folder (analysis/outputs.py), made
+    and shown writable before any work; then the net and data measured, a run's or a fresh one (analysis/sources.py)."""
+    from analysis.outputs import default_folder
+    from analysis.sources import measured
+    if out is None:
+        out = default_folder(measurement, run_dir, seed, params, None if run_dir else configs(params), method)
+    out = writable(out)
+    return out, measured(run_dir, samples, seed, _resolved(device), dtype, params, None if run_dir else configs(params))
 
 
 @click.command()
@@ -404,34 +342,27 @@ def spectrum(run_dir, samples, seed, device, dtype, method, probes, steps, windo
              groups, out, **params):
     """Hessian eigenvalue spectrum of the training loss: fractions, indices, extremes and a density plot."""
     from analysis.outputs import save
-    from analysis.readouts import per_layer_readout, spectrum_readout
+    from analysis.readouts import per_layer_readout, rough_warning, spectrum_readout
     from analysis.spectrum_and_meter_plots import plot_density, plot_per_layer
     from analysis.spectra import WINDOW, HessianOperator
-    from analysis.spectra.estimate import cost, estimate, per_layer as per_layer_spectra, per_layer_blocks, products
+    from analysis.spectra.estimate import cost, plan, spectrum as spectrum_of
 
     if groups and not per_layer:
         raise click.UsageError("--group names a block of the per-layer spectra; add --per-layer")
     window = WINDOW if window is None else window
-    out = _output("spectrum", out, run_dir, seed, params, f"{method}-per-layer" if per_layer else method)
-    model, x, y, what = _load(run_dir, samples, seed, device, dtype, params)
+    out, (model, x, y, what) = _measured("spectrum", out, run_dir, samples, seed, device, dtype, params,
+                                         f"{method}-per-layer" if per_layer else method)
     operator = HessianOperator(model, x, y, batch_size=batch_size, penalty=penalty)
     try:
-        blocks, total = (per_layer_blocks(model, operator, method, probes, steps, groups) if per_layer
-                         else (None, products(operator, method, probes, steps)))
+        blocks, total, label = plan(model, operator, method, probes, steps, per_layer, groups)
     except ValueError as e:
         raise click.ClickException(str(e))
     console.print(cost(operator, total))
-    _rough(method, probes, steps, "each block's fractions can be far off" if per_layer else "the fractions can be "
-           "far off (SLQ resolves eigenvalues to about the spectral range / steps; the moments' error shrinks as "
-           "1/sqrt(probes))")
+    if warning := rough_warning(method, probes, steps, per_layer):
+        console.print(f"[yellow]Warning:[/yellow] {warning}")
     with _bar(TimeRemainingColumn()) as bar:
-        if per_layer:
-            result = per_layer_spectra(operator, blocks, method, probes, steps, seed, window,
-                                       progress=_Counter(bar, "block products", total), source=what)
-        else:
-            label = {"exact": "Hessian columns", "slq": "Lanczos steps"}.get(method)
-            result = estimate(operator, method, probes, steps, seed, window, source=what,
-                              progress=label and _Counter(bar, label, total))
+        result = spectrum_of(operator, blocks, method, probes, steps, seed, window, source=what,
+                             progress=label and _Counter(bar, label, total))
     if not per_layer:
         written = save(out, "spectrum", result, ("result.json", "density.png"), plot_density, f"{method}: {what}")
         console.print(_table(*spectrum_readout(result, method, what)))
@@ -459,8 +390,7 @@ def singularities(run_dir, samples, seed, device, dtype, out, **params):
     from analysis.readouts import singularities_readout
     from analysis.spectrum_and_meter_plots import plot_meters
 
-    out = _output("singularities", out, run_dir, seed, params)
-    model, x, y, what = _load(run_dir, samples, seed, device, dtype, params)
+    out, (model, x, y, what) = _measured("singularities", out, run_dir, samples, seed, device, dtype, params)
     result = dict(all_meters(model, x, y), source=what)
     written = save(out, "singularities", result, ("meters.json", "meters.png"), plot_meters, what)
     title, columns, rows, lines = singularities_readout(result, what)
@@ -472,14 +402,6 @@ def singularities(run_dir, samples, seed, device, dtype, out, **params):
 
 
 # ----------------------------------------------------------------------------- reproduce
-
-def _auto_workers(device):
-    """--workers auto: the processes (and BLAS threads each) analysis/reproduction/sweep.py's rule picks, said."""
-    from analysis.reproduction.sweep import auto_workers, describe_workers
-    workers, threads = auto_workers(device=device)
-    console.print(describe_workers(workers, threads, device=device))
-    return workers
-
 
 @click.command("reproduce")
 @click.argument("figures", metavar="FIGURE", callback=_parsed("analysis.figures", "named_stages"))
@@ -530,12 +452,11 @@ def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, ensemble, 
     from analysis.reproduction.reproduce import reproduce_stages, sweep_runs, write_index
     from analysis.reproduction.listeners import RunBars, SweepBars
     from analysis.reproduction.runner import ensemble_size
-    from analysis.reproduction.sweep import Sweep
+    from analysis.reproduction.sweep import Sweep, chosen_runners
 
-    if workers == "auto":
-        workers = 1 if cluster is not None or scheduler is not None else _auto_workers(device)
-    if scheduler is not None and ctx.get_parameter_source("scheduler") == ParameterSource.ENVIRONMENT and (
-            cluster is not None or workers > 1):
+    from_environment = ctx.get_parameter_source("scheduler") == ParameterSource.ENVIRONMENT
+    workers, kept = chosen_runners(workers, cluster, scheduler, from_environment, device, console.print)
+    if scheduler is not None and kept is None:
         scheduler = ctx.params["scheduler"] = None    # the environment's scheduler yields to an option given here
         _device(ctx, None, device)                     # so this machine's device counts after all
     if sum((cluster is not None, scheduler is not None, workers > 1)) > 1:

@@ -26,6 +26,7 @@ import json
 import os
 
 from models.files import write_json
+from models.options import run_name
 from models.training import RunError
 from models.training.loop import CHECKPOINT, CONFIG
 
@@ -68,6 +69,16 @@ def net_folder(measurement, stem, model, data, seed, method=None, root=RESULTS):
     configs, without the data folder and downloading, and its seed)."""
     identity = {"model": model, "data": {k: v for k, v in data.items() if k not in ("root", "download")}, "seed": seed}
     return output_folder(measurement, net=(stem, identity), method=method, root=root)
+
+
+def default_folder(measurement, run_dir, seed, params, nets, method=None):
+    """The folder a measurement writes to without --out: output_folder of its run folder, else net_folder of a
+    fresh net, named by train's run name of the model options `params` and `nets`, their (model, data) configs."""
+    if run_dir:
+        return output_folder(measurement, run_dir=run_dir, method=method)
+    model, data = nets
+    stem = run_name(params["arch"], params["depth"], params["dataset"], seed, model)
+    return net_folder(measurement, stem, model, data, seed, method)
 
 
 def replacing(folder, measurement):

@@ -2,12 +2,15 @@
 
     history_readout, members_readout   train: a run's epochs; the seeds of an ensemble and those that diverged
     spectrum_readout, per_layer_readout, singularities_readout   spectrum and singularities
+    rough_warning                      spectrum: fewer probes or steps than PROBES, STEPS (its defaults)
     toy_readout                        toy: a toy model's summary
     packed_line, unpacked_lines        runs pack and runs unpack: what the archive took or gave
 
 A readout reads a result as it is written (a metrics.jsonl, result.json, meters.json, ...), so a
 test checks one without click or rich.
 """
+
+PROBES, STEPS = 10, 100       # spectrum's --probes and --steps by default; fewer are flagged as rough
 
 
 def history_readout(history, title):
@@ -58,6 +61,16 @@ def per_layer_readout(result, method, window, groups, what):
     passes = f" in {result['passes']:,} passes" if result["passes"] != result["products"] else ""
     lines.append(f"cost: {result['products']:,} Hessian-vector products{passes}, {result['seconds']:.1f} s")
     return f"per-layer {method} spectra, window w = {window:g}", columns, rows, lines
+
+
+def rough_warning(method, probes, steps, per_layer):
+    """The warning that a spectrum of fewer probes (or steps) than the defaults can be far off (None: enough)."""
+    if method == "exact" or not (probes < PROBES or (method == "slq" and steps < STEPS)):
+        return None
+    what = ("each block's fractions can be far off" if per_layer else "the fractions can be far off (SLQ resolves "
+            "eigenvalues to about the spectral range / steps; the moments' error shrinks as 1/sqrt(probes))")
+    return (f"fewer probes{' or steps' if method == 'slq' else ''} than the defaults ({PROBES} probes, {STEPS} "
+            f"steps): {what}")
 
 
 def singularities_readout(result, what):

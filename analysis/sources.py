@@ -21,6 +21,14 @@ def fresh_net(model, data, arch, samples, seed=0, device="cpu", dtype="float64")
     return _subset(net, data, samples, f"fresh {arch} net (seed {seed})")
 
 
+def measured(run_dir, samples, seed, device, dtype, params, nets):
+    """run_folder of `run_dir` when one is given, else fresh_net of `nets`, the (model, data) configs of the model
+    and data options `params` (models.options.configs)."""
+    if run_dir:
+        return run_folder(run_dir, samples, device, dtype, params["data_dir"])
+    return fresh_net(*nets, params["arch"], samples, seed, device, dtype)
+
+
 def _subset(model, data, samples, what):
     n = min(samples, len(data.train_y))
     return model, data.train_x[:n], data.train_y[:n], what

@@ -1,6 +1,7 @@
 """Pictures of one net's measurements: its spectral density (as the paper's Fig 3d), its meters per layer, and its
 per-layer spectra, as `spectrum` and `singularities` draw them."""
 import numpy
+from matplotlib.ticker import MaxNLocator
 
 from .png import plt, save_png
 from .spectra.density import density_of
@@ -86,6 +87,7 @@ def plot_meters(result, path, title=""):
             ax.set_ylim(-0.03, 1.03)
         ax.set_title(_wrap(f"{name}: {described[name]}", 48), fontsize=8)
         ax.set_xlabel("hidden layer", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))      # layers are whole numbers
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=6.5, loc="best")
     for ax in list(axes.flat)[len(columns):]:

@@ -7,6 +7,9 @@
                   build and against the machine's memory before anything large is allocated
     run_name      the default run folder name of `train`: the net's CLI name and every variant it carries
     parse_widths  --widths' text as the conv nets' channels per stage
+    MODEL_OPTIONS, DATA_OPTIONS, DATA_DIR
+                  the model and data options themselves, as plain data (Option) that the command
+                  line turns into its click options: declared once, readable without click
 
 Options are a dict of parsed values keyed by the option's name (`arch`, `depth`, `reg_mu`, ...),
 as click gives them; none of this needs click. A combination that names no net (a conv net with
@@ -14,11 +17,69 @@ as click gives them; none of this needs click. A combination that names no net (
 ValueError of one sentence: OptionError for the clashes found here, the builder's own otherwise.
 Run names (and so every run folder `train` makes by default) must never change.
 """
+from typing import NamedTuple
+
+from models.mlp import BRANCH_INITS, SKIP_SCALES
+
 ARCHS = {   # CLI name -> (model arch, skip)
     "plain": ("mlp", "plain"), "residual": ("mlp", "residual"), "hyperres": ("mlp", "hyperres"),
     "conv-plain": ("conv", "plain"), "conv-residual": ("conv", "residual"),
 }
 REGULARIZERS = ("none", "biasreg", "biasl2")
+
+
+class Option(NamedTuple):
+    """One command-line option as data: its flags, default and help, and what its values may be: one of
+    `choices`, an int of at least `minimum`, a `type` (float) whose value must pass `check` ("finite" or
+    "positive"), or text that models.options' function named `parse` turns into the value."""
+    flags: str
+    default: object = None
+    help: str = None
+    choices: tuple = None
+    minimum: int = None
+    type: object = None
+    check: str = None
+    parse: str = None
+
+
+MODEL_OPTIONS = (
+    Option("--arch", "plain", "Network: the paper's fully connected nets, or the conv nets (beyond the paper).",
+           choices=tuple(ARCHS)),
+    Option("--depth", 30, "Hidden layers (MLPs).", minimum=1),
+    Option("--width", 128, "Units per hidden layer.", minimum=1),
+    Option("--skip-matrix", None, "Residual skip: identity, ortho (dense orthogonal), k<N> "
+           "(N orthonormal vectors, e.g. k32), beta<value> (e.g. beta0.01)."),
+    Option("--hyper-matrix", None, "Hyper-residual Q_k type (default: the paper's k32 at width 128)."),
+    Option("--init", "glorot_normal", "malicious: subtract I from the hidden-to-hidden weights (residual nets).",
+           choices=("glorot_normal", "malicious")),
+    Option("--reg", "none", "biasreg: random per-unit bias targets (the paper's mu, sigma); biasl2: targets 0.",
+           choices=REGULARIZERS),
+    Option("--reg-mu", None, "BiasReg target mean (default: the paper's for the data set).", type=float,
+           check="finite"),
+    Option("--reg-sigma", None, "BiasReg target standard deviation.", type=float, check="positive"),
+    Option("--reg-lambda", None, "Penalty strength (default 1e-3).", type=float, check="positive"),
+    Option("--bn-layer", None, "Put one batch-norm layer at this hidden layer (15 for BiasReg+BN).", minimum=1),
+    Option("--skip-scale", "none", "Residual/hyperres (beyond the paper): branch = ReLU branch x 1/sqrt(depth); "
+           "average = each skip sum divided by its number of terms.", choices=SKIP_SCALES),
+    Option("--branch-init", "glorot", "Residual/hyperres (beyond the paper): small = W_l x 1/sqrt(depth) for "
+           "l >= 1; skipinit = a learnable gain 0 on each branch.", choices=BRANCH_INITS),
+    Option("--blocks", 3, "Conv nets: blocks per stage.", minimum=1),
+    Option("--widths", "16,32,64", "Conv nets: channels per stage.", parse="parse_widths"),
+)
+DATA_DIR = Option("--data-dir", None, "Folder holding the CIFAR tarballs "
+                  "(default: $SKIP_SINGULARITIES_DATA, else ~/.cache/skip-singularities).")
+DATA_OPTIONS = (
+    Option("--dataset", "cifar100", "svhn and stl10 are Fig S7's (STL-10 averaged down to 32x32); synthetic needs "
+           "no files.", choices=("cifar10", "cifar100", "svhn", "stl10", "synthetic")),
+    Option("--labels", "coarse", "CIFAR-100 labels: the paper uses the 20 coarse ones.", choices=("coarse", "fine")),
+    DATA_DIR,
+    Option("--download/--no-download", True, "Fetch a missing data file from its official address (MD5-checked)."),
+    Option("--mirror/--no-mirror", None, "Add each training image's horizontal mirror (the paper's augmentation; "
+           "default: on, except for svhn's digits)."),
+    Option("--preprocess", "standardize", "Input preprocessing (not stated in the paper).",
+           choices=("standardize", "center", "unit", "raw")),
+    Option("--pca", None, "Project inputs on this many principal components (128 for the small nets).", minimum=1),
+)
 
 
 class OptionError(ValueError):

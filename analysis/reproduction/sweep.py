@@ -121,6 +121,20 @@ def describe_workers(processes, threads, cores=None, device="cpu"):
             f"the rule: analysis/reproduction/sweep.py auto_workers)")
 
 
+def chosen_runners(workers, cluster, scheduler, scheduler_from_environment, device="cpu", say=print):
+    """(workers, scheduler) of reproduce's --workers, --cluster and --scheduler: --workers auto is 1 beside a
+    cluster or scheduler, else auto_workers' choice (said); a scheduler that came from the environment yields
+    (None) to a --cluster or --workers given."""
+    if workers == "auto" and (cluster is not None or scheduler is not None):
+        workers = 1
+    elif workers == "auto":
+        workers, threads = auto_workers(device=device)
+        say(describe_workers(workers, threads, device=device))
+    if scheduler is not None and scheduler_from_environment and (cluster is not None or workers > 1):
+        scheduler = None
+    return workers, scheduler
+
+
 def _on_cuda(device):
     """True for 'cuda', 'cuda:N' or a cuda Device."""
     return str(getattr(device, "name", device)).split(":")[0] == "cuda"

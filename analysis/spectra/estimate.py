@@ -5,6 +5,7 @@
     estimate   the method run; its result.json, naming the method asked, the estimator and the source
     per_layer  per_layer_spectra's result.json, naming the source
     per_layer_blocks, parse_groups   the blocks `spectrum --per-layer [--group ...]` measures, and their cost
+    plan, spectrum   what `spectrum` computes (whole Hessian or per layer), its cost counted first, then run
 """
 import time
 
@@ -81,3 +82,20 @@ def per_layer_blocks(model, operator, method, probes, steps, groups=None):
     when per_layer cannot measure them (check_per_layer, named_blocks)."""
     blocks = check_per_layer(operator, named_blocks(model, groups) if groups else layer_blocks(model), method)
     return blocks, planned_products(blocks, method, steps, probes)
+
+
+def plan(model, operator, method, probes, steps, per_layer=False, groups=None):
+    """(blocks, products, label) of what `spectrum` computes: the per-layer blocks (None: the whole Hessian), the
+    Hessian-vector products they take, and what a progress bar counts (None: the moments method reports none);
+    a ValueError of one sentence for a measurement it cannot make (products, per_layer_blocks)."""
+    if per_layer:
+        return (*per_layer_blocks(model, operator, method, probes, steps, groups), "block products")
+    label = {"exact": "Hessian columns", "slq": "Lanczos steps"}.get(method)
+    return None, products(operator, method, probes, steps), label
+
+
+def spectrum(operator, blocks, method, probes, steps, seed=0, window=WINDOW, progress=None, source=None):
+    """The result that `plan` planned: per_layer on `blocks`, or the estimate of the whole Hessian (blocks None)."""
+    if blocks is not None:
+        return per_layer(operator, blocks, method, probes, steps, seed, window, progress=progress, source=source)
+    return estimate(operator, method, probes, steps, seed, window, progress=progress, source=source)
