@@ -10,7 +10,7 @@ A readout reads a result as it is written (a metrics.jsonl, result.json, meters.
 test checks one without click or rich.
 """
 
-PROBES, STEPS = 10, 100       # spectrum's --probes and --steps by default; fewer are flagged as rough
+from .spectra.slq import DEFAULT_PROBES as PROBES, DEFAULT_STEPS as STEPS   # spectrum's defaults; fewer: rough
 
 
 def history_readout(history, title):
