@@ -1,7 +1,8 @@
 """Command line of skip-singularities: `python cli.py --help`.
 
-Every command lives here, and every option that more than one command takes
-(device, data, model) is declared once below. The commands only parse, call
+Every command lives here. Its options are plain data (models.options.Option), each declared once
+where its code lives (models/options.py, analysis/options.py, analysis/reproduction/options.py,
+analysis/bench/, analysis/toys/), and made into click options below. The commands only parse, call
 into `analysis/` and `models/`, and draw with rich; the work is done there.
 
     train          one network, a run folder, a progress bar      (models.training)
@@ -14,7 +15,6 @@ into `analysis/` and `models/`, and draw with rich; the work is done there.
 """
 import contextlib
 import importlib
-import math
 import os
 import time
 import warnings
@@ -26,13 +26,16 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgre
                            TimeRemainingColumn)
 from rich.table import Table
 
-from analysis.readouts import PROBES, STEPS
+from analysis.bench import BENCH_OPTIONS
+from analysis.options import SINGULARITIES_OPTIONS, SPECTRUM_OPTIONS
+from analysis.reproduction.options import PACK_OPTIONS, REPRODUCE_OPTIONS
+from analysis.toys import TOY_OPTIONS, TOYS
 from models.folders import printable, writable
-from models.options import DATA_DIR, DATA_OPTIONS, MODEL_OPTIONS, run_name
+from models.options import DATA_OPTIONS, MODEL_OPTIONS, TRAIN_OPTIONS, run_name
 
 console = Console()
 
-# ----------------------------------------------------------------------------- options declared once
+# ----------------------------------------------------------------------------- options, from their data
 
 
 def _device(ctx, param, value):
@@ -45,24 +48,6 @@ def _device(ctx, param, value):
         ctx.meta["device"] = minigrad.get_device(value)
     except minigrad.DeviceError as e:
         raise click.BadParameter(str(e))
-    return value
-
-
-def _resolved(device):
-    """The Device that --device resolved to (the name itself where the callback left it unresolved)."""
-    return click.get_current_context().meta.get("device", device)
-
-
-def _positive(ctx, param, value):
-    """A float option that must be a positive, finite number (None stays None)."""
-    if value is not None and not (math.isfinite(value) and value > 0):
-        raise click.BadParameter(f"must be a positive finite number, not {value}")
-    return value
-
-
-def _finite(ctx, param, value):
-    if value is not None and not math.isfinite(value):
-        raise click.BadParameter(f"must be a finite number, not {value}")
     return value
 
 
@@ -79,50 +64,37 @@ def _parsed(module, function):
     return callback
 
 
-device_option = click.option("--device", default="cpu", show_default=True, callback=_device,
-                             help="cpu, or cuda (cuda:0, ...; needs a GPU and CuPy: from the checkout, "
-                                  "python -m pip install -e \".[cuda]\").")
-def seed_option(help):
-    return click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help=help)
-
-
-def dtype_option(default, help=None):
-    return click.option("--dtype", type=click.Choice(["float32", "float64"]), default=default, show_default=True,
-                        help=help)
-
-
-def batch_size_option(default, help=None):
-    return click.option("--batch-size", type=click.IntRange(1), default=default, show_default=True, help=help)
-
-
-def preset_option(*names, **kwargs):
-    from analysis.reproduction.presets import PRESETS
-    return click.option(*names, type=click.Choice(list(PRESETS)), **kwargs)
-
-
 def _option(spec):
     """The click option of a models.options.Option (its default shown where it has one)."""
-    kwargs = dict(default=spec.default, help=spec.help, **({"show_default": True} if spec.default is not None else {}))
-    if spec.choices or spec.minimum is not None or spec.type:
-        kwargs["type"] = (click.Choice(list(spec.choices)) if spec.choices else
-                          click.IntRange(spec.minimum) if spec.minimum is not None else spec.type)
-    if spec.check or spec.parse:
-        kwargs["callback"] = {"finite": _finite, "positive": _positive}.get(spec.check) or _parsed(
-            "models.options", spec.parse)
-    return click.option(spec.flags, **kwargs)
+    kwargs = dict(help=spec.help, metavar=spec.metavar, multiple=spec.multiple, envvar=spec.envvar,
+                  is_eager=spec.eager, hidden=spec.hidden, **({"is_flag": True} if spec.flag else {}))
+    kwargs["type"] = (click.Choice(list(spec.choices)) if spec.choices
+                      else (click.FloatRange if spec.type is float else click.IntRange)(spec.minimum)
+                      if spec.minimum is not None
+                      else click.Path(file_okay=spec.path != "dir", dir_okay=spec.path != "file") if spec.path
+                      else spec.type)
+    if spec.default is not None:
+        kwargs.update(default=spec.default, show_default=True)
+    elif not (spec.flag or spec.multiple):      # a flag is off, a repeated option empty, by click's own default
+        kwargs["default"] = None
+    if spec.check == "device":
+        kwargs["callback"] = _device
+    elif spec.check or spec.parse:              # a check is a function of models.options, as parse_widths is
+        kwargs["callback"] = _parsed(*spec.parse or ("models.options", spec.check))
+    return click.option(spec.flags, *[spec.name] if spec.name else [], **kwargs)
 
 
-def _apply(options):
+def _options(specs):
+    """A decorator adding the click options of `specs` (Options), in their order."""
     def decorate(f):
-        for option in reversed(options):
-            f = option(f)
+        for spec in reversed(specs):
+            f = _option(spec)(f)
         return f
     return decorate
 
 
-data_dir_option = _option(DATA_DIR)
-model_options = _apply([_option(spec) for spec in MODEL_OPTIONS])
-data_options = _apply([_option(spec) for spec in DATA_OPTIONS])
+model_options = _options(MODEL_OPTIONS)
+data_options = _options(DATA_OPTIONS)
 
 
 def configs(params):
@@ -148,9 +120,8 @@ def _user_errors():
 
 # ----------------------------------------------------------------------------- drawing
 
-def _bar(*columns):
-    return RichProgress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), *columns,
-                        console=console)
+def _bar(*columns, description="[bold]{task.description}"):
+    return RichProgress(TextColumn(description), BarColumn(), MofNCompleteColumn(), *columns, console=console)
 
 
 class _Counter:
@@ -211,26 +182,44 @@ def _lines(lines):
         console.print(line, soft_wrap=True, markup=False)
 
 
+def _readout(title, columns, rows, lines=(), written=(), first_left=True, markup=None):
+    """A measurement's readout: its first line whole, its table, its other lines, then the files it wrote."""
+    _lines(lines[:1])
+    console.print(_table(title, columns, rows, first_left))
+    for line in lines[1:]:
+        console.print(line, markup=markup)
+    _lines(written)
+
+
+# ----------------------------------------------------------------------------- the group
+
+class _Lab(click.Group):
+    """The command group: a user mistake (_user_errors) in any command ends in its one sentence, and a result the
+    file system refuses to take (a full disk, say) in one naming the folder, instead of a traceback; the file it
+    was writing is left as it was."""
+
+    def invoke(self, ctx):
+        from models.files import WriteError
+        from models.folders import refused
+        try:
+            return super().invoke(ctx)
+        except WriteError as e:
+            raise click.ClickException(refused(e)) from None
+        except _user_errors() as e:
+            raise click.ClickException(str(e)) from None
+
+
+@click.group(cls=_Lab, context_settings={"help_option_names": ["-h", "--help"]})
+def main():
+    """Skip connections eliminate singularities: experiments on a handwritten autodiff engine."""
+    # Warnings meant for users (an unofficial CIFAR tarball, say) read as one line, not as a source location.
+    warnings.formatwarning = lambda message, category, *args, **kwargs: f"Warning: {message}\n"
+
+
 # ----------------------------------------------------------------------------- train
 
-@click.command()
-@model_options
-@data_options
-@click.option("--epochs", type=click.IntRange(0), default=100, show_default=True)
-@batch_size_option(500)
-@click.option("--lr", type=float, default=5e-4, show_default=True, callback=_positive, help="Adam learning rate.")
-@seed_option("Initial weights and minibatch order.")
-@device_option
-@dtype_option("float32")
-@click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Run folder (default: runs/<arch>-<depth>-...-<dataset>-s<seed>).")
-@click.option("--resume", is_flag=True,
-              help="Continue the run in --out (default: the folder the other options name) from its last checkpoint: "
-                   "the options left out are the run's own, those given must agree with them.")
-@click.option("--members", type=click.IntRange(1), default=1, show_default=True,
-              help="Train the seeds --seed .. --seed+N-1 together as one seed ensemble (one batched pass; each run "
-                   "folder as if trained alone). --out is then the folder that holds their run folders (default runs); "
-                   "with --resume, run the same command again.")
+@main.command()
+@_options(TRAIN_OPTIONS)
 @click.pass_context
 def train(ctx, **_):
     """Train one network with Adam (the paper's settings by default) and record it in a run folder.
@@ -247,17 +236,13 @@ def train(ctx, **_):
     except ValueError as e:         # the options name no net
         raise click.UsageError(str(e))
     writable(plan.root, make=False)
-    display = training_display()
-    with _continued_on_interrupt(ctx, plan.folders):
-        try:
-            if ctx.params["members"] == 1:
-                run_training(plan.configs[0], plan.folders[0], resume=plan.resumes[0], progress=display,
-                             device=ctx.meta.get("device"))
-            else:
-                outcomes = train_ensemble(plan.configs, plan.folders, resume=plan.resumes, progress=display,
-                                          device=ctx.meta.get("device"))
-        finally:
-            display.close()
+    with _continued_on_interrupt(ctx, plan.folders), contextlib.closing(training_display()) as display:
+        if ctx.params["members"] == 1:
+            run_training(plan.configs[0], plan.folders[0], resume=plan.resumes[0], progress=display,
+                         device=ctx.meta.get("device"))
+        else:
+            outcomes = train_ensemble(plan.configs, plan.folders, resume=plan.resumes, progress=display,
+                                      device=ctx.meta.get("device"))
     if ctx.params["members"] == 1:
         history = read_jsonl(os.path.join(plan.folders[0], METRICS))
         return console.print(_table(*history_readout(history, plan.folders[0]), first_left=False))
@@ -288,21 +273,6 @@ def _continued_on_interrupt(ctx, folders):
 
 # ----------------------------------------------------------------------------- spectrum, singularities
 
-METHODS = ("exact", "moments", "slq")
-
-
-def _source_options(f):
-    """A run folder, or the model and data flags of `train` for a fresh net; the data subset; the precision."""
-    return data_options(model_options(_apply([
-        click.option("--run", "run_dir", type=click.Path(file_okay=False), default=None,
-                     help="A run folder: use its config and last checkpoint (model/data flags are then ignored); "
-                          "the result goes into a subfolder of it unless --out is given."),
-        click.option("--samples", type=click.IntRange(1), default=1024, show_default=True,
-                     help="Training examples the measurement uses (the first ones, fixed)."),
-        seed_option("Initial weights of a fresh net, and the probe vectors."), device_option,
-        dtype_option("float64", "Precision of the model during the measurement (a run's weights are cast).")])(f)))
-
-
 def _measured(measurement, out, run_dir, samples, seed, device, dtype, params, method=None):
     """(folder, (model, x, labels, what)): --out or the measurement's default folder (analysis/outputs.py), made
     and shown writable before any work; then the net and data measured, a run's or a fresh one (analysis/sources.py)."""
@@ -311,33 +281,12 @@ def _measured(measurement, out, run_dir, samples, seed, device, dtype, params, m
     if out is None:
         out = default_folder(measurement, run_dir, seed, params, None if run_dir else configs(params), method)
     out = writable(out)
-    return out, measured(run_dir, samples, seed, _resolved(device), dtype, params, None if run_dir else configs(params))
+    device = click.get_current_context().meta.get("device", device)     # the Device that --device resolved to
+    return out, measured(run_dir, samples, seed, device, dtype, params, None if run_dir else configs(params))
 
 
-@click.command()
-@_source_options
-@click.option("--method", type=click.Choice(METHODS), default="slq", show_default=True,
-              help="exact: dense Hessian + eigh (small nets); moments: the paper's Skilling moments + mixture fit; "
-                   "slq: stochastic Lanczos quadrature.")
-@click.option("--probes", type=click.IntRange(1), default=PROBES, show_default=True, help="Random probe vectors.")
-@click.option("--steps", type=click.IntRange(1), default=STEPS, show_default=True,
-              help="Lanczos steps per probe (slq).")
-@click.option("--window", type=float, default=None, callback=_positive,
-              help="Half-width of the degenerate window (default 3e-3).")
-@batch_size_option(1024, "Examples per Hessian-vector product (results are weighted by batch size).")
-@click.option("--penalty/--no-penalty", default=True, show_default=True,
-              help="Include the regularizer's curvature (BiasReg) in the Hessian.")
-@click.option("--per-layer", is_flag=True,
-              help="The spectrum of each layer's diagonal block of the Hessian and its leakage (how much of H v "
-                   "leaves the block); writes result.json and per_layer.png into <method>-per-layer/.")
-@click.option("--group", "groups", multiple=True, metavar="NAME=LAYER[,LAYER...]",
-              callback=_parsed("analysis.spectra.estimate", "parse_groups"),
-              help="With --per-layer: a named block of layers or parameters (e.g. early=hidden.0,hidden.1) "
-                   "instead of one block per layer; repeat for more blocks.")
-@click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Where to write result.json and density.png (default: RUN/spectrum/<method> with --run, else "
-                   "results/spectrum/<net>/<method>, <net> the run name of train and a hash of the net); an earlier "
-                   "result there is replaced, and the command says so.")
+@main.command()
+@_options(SPECTRUM_OPTIONS)
 def spectrum(run_dir, samples, seed, device, dtype, method, probes, steps, window, batch_size, penalty, per_layer,
              groups, out, **params):
     """Hessian eigenvalue spectrum of the training loss: fractions, indices, extremes and a density plot."""
@@ -365,24 +314,14 @@ def spectrum(run_dir, samples, seed, device, dtype, method, probes, steps, windo
                              progress=label and _Counter(bar, label, total))
     if not per_layer:
         written = save(out, "spectrum", result, ("result.json", "density.png"), plot_density, f"{method}: {what}")
-        console.print(_table(*spectrum_readout(result, method, what)))
-        return _lines(written)
+        return _readout(*spectrum_readout(result, method, what), written=written)
     written = save(out, "spectrum", result, ("result.json", "per_layer.png"), plot_per_layer,
                    f"per-layer {method}: {what}")
-    title, columns, rows, lines = per_layer_readout(result, method, window, groups, what)
-    _lines(lines[:1])
-    console.print(_table(title, columns, rows))
-    for line in lines[1:]:
-        console.print(line)
-    _lines(written)
+    _readout(*per_layer_readout(result, method, window, groups, what), written)
 
 
-@click.command()
-@_source_options
-@click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Where to write meters.json and meters.png (default: RUN/singularities with --run, else "
-                   "results/singularities/<net>, <net> the run name of train and a hash of the net); an earlier "
-                   "result there is replaced, and the command says so.")
+@main.command()
+@_options(SINGULARITIES_OPTIONS)
 def singularities(run_dir, samples, seed, device, dtype, out, **params):
     """Distance to the singular manifolds, per hidden layer: norms, overlaps, zero responses, dependence, gradients."""
     from analysis.meters import all_meters
@@ -393,46 +332,14 @@ def singularities(run_dir, samples, seed, device, dtype, out, **params):
     out, (model, x, y, what) = _measured("singularities", out, run_dir, samples, seed, device, dtype, params)
     result = dict(all_meters(model, x, y), source=what)
     written = save(out, "singularities", result, ("meters.json", "meters.png"), plot_meters, what)
-    title, columns, rows, lines = singularities_readout(result, what)
-    console.print(lines[0], soft_wrap=True, markup=False)
-    console.print(_table(title, columns, rows, first_left=False))
-    for line in lines[1:]:
-        console.print(line, markup=False)
-    _lines(written)
+    _readout(*singularities_readout(result, what), written, first_left=False, markup=False)
 
 
 # ----------------------------------------------------------------------------- reproduce
 
-@click.command("reproduce")
+@main.command("reproduce")
 @click.argument("figures", metavar="FIGURE", callback=_parsed("analysis.figures", "named_stages"))
-@preset_option("--preset", default="quick", show_default=True,
-              help="quick: minutes per figure on a CPU; paper: the paper's full protocol (a GPU job); quick-full: "
-                   "quick on the full training set (does the quick subset point the same way?); test: tiny "
-                   "synthetic runs for the test suite.")
-@click.option("--out", default=None, type=click.Path(file_okay=False),
-              help="Results folder (default results/<preset>); runs are kept in <out>/runs and reused.")
-@click.option("--workers", default="1", show_default=True, metavar="N|auto", callback=_parsed(
-                  "analysis.reproduction.sweep", "workers_setting"),
-              help="Processes to spread independent runs over. auto: one per core with one BLAS thread each on the "
-                   "cpu, one on cuda; it says what it chose.")
-@click.option("--cluster", metavar="local:N", default=None,
-              callback=_parsed("analysis.reproduction.cluster", "local_workers"),
-              help="Spread the runs over an embedded Dask cluster of N worker processes (with --device cuda: "
-                   "one GPU each). Needs pip install -e \".[cluster]\".")
-@click.option("--scheduler", metavar="ADDRESS", default=None, envvar="DASK_SCHEDULER_ADDRESS", is_eager=True,
-              help="Send the runs to the Dask scheduler at ADDRESS (tcp://HOST:PORT; default "
-                   "$DASK_SCHEDULER_ADDRESS when neither --cluster nor --workers is given). --out must be on a file "
-                   "system every worker can write.")
-@click.option("--ensemble", default="auto", show_default=True, metavar="auto|off|N",
-              callback=_parsed("analysis.reproduction.runner", "ensemble_setting"),
-              help="Train the runs of a curve that differ only in their seed together, N at a time (one batched "
-                   "pass; every run folder and number as if trained alone). auto: 50 on cuda, 10 on the cpu.")
-@click.option("--stop-after", type=click.FloatRange(0), default=None, metavar="MINUTES", callback=_finite,
-              help="Begin no training epoch after MINUTES (on a machine lent for minutes): stopped runs keep their "
-                   "checkpoints, each figure is written from the runs done so far and marked partial, and the same "
-                   "command continues. 0: train nothing, only draw the figures from the runs done.")
-@data_dir_option
-@device_option
+@_options(REPRODUCE_OPTIONS)
 @click.pass_context
 def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, ensemble, stop_after, data_dir, device):
     """Reproduce FIGURE and check the paper's claims.
@@ -448,7 +355,7 @@ def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, ensemble, 
     """
     from analysis.figures import FIGURES
     from analysis.reproduction import presets
-    from analysis.reproduction.cluster import runs_client
+    from analysis.reproduction.cluster import dashboard, runs_client
     from analysis.reproduction.reproduce import reproduce_stages, sweep_runs, write_index
     from analysis.reproduction.listeners import RunBars, SweepBars
     from analysis.reproduction.runner import ensemble_size
@@ -465,12 +372,10 @@ def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, ensemble, 
     root = writable(out or os.path.join("results", preset))
     stop_at = None if stop_after is None else time.time() + 60 * stop_after
     with runs_client(cluster, scheduler, device) as client, \
-            RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                         console=console) as progress:
+            _bar(TimeElapsedColumn(), description="{task.description}") as progress:
         if client is None:
             listener = RunBars(progress, plain=not console.is_terminal)
         else:
-            from analysis.reproduction.cluster import dashboard
             listener = SweepBars(progress, *sweep_runs([FIGURES[s.figure] for s in figures], chosen, root),
                                  plain=not console.is_terminal)
             link = dashboard(client)
@@ -489,7 +394,7 @@ def reproduce(ctx, figures, preset, out, workers, cluster, scheduler, ensemble, 
 
 # ----------------------------------------------------------------------------- runs
 
-@click.group()
+@main.group()
 def runs():
     """Carry finished runs between machines: metrics, not checkpoints."""
 
@@ -497,8 +402,7 @@ def runs():
 @runs.command("pack")
 @click.argument("root", type=click.Path())
 @click.argument("archive", type=click.Path())
-@preset_option("--by-figure", "by_figure", default=None, metavar="PRESET", help="ARCHIVE is a folder: each figure of PRESET gets ARCHIVE/<figure>/runs.tar.gz "
-                                     "with the runs it owns, their metrics thinned to what the figures read.")
+@_options(PACK_OPTIONS)
 def pack_runs(root, archive, by_figure):
     """Write ARCHIVE, a .tar.gz of the finished runs of ROOT.
 
@@ -543,12 +447,15 @@ def unpack_runs(archives, root):
 
 # ----------------------------------------------------------------------------- toy models
 
-def _toy_command(name, help):
-    @click.command(name, help=help)
-    @click.option("--out", default=os.path.join("results", "toys"), show_default=True, type=click.Path(file_okay=False),
-                  help="Folder for the PNG figures and JSON numbers.")
-    @click.option("--quick", is_flag=True, hidden=True, help="Short runs on coarse grids (for tests).")
-    def command(out, quick):
+@main.group()
+def toy():
+    """Toy models of singularities (no data needed; seconds each)."""
+
+
+for _name, (_, _help) in TOYS.items():
+    @toy.command(_name, help=_help)
+    @_options(TOY_OPTIONS)
+    def _toy(out, quick, name=_name):      # name: this toy's, bound as the command is made
         from analysis.readouts import toy_readout
         from analysis.toys import modules
         writable(out)
@@ -559,46 +466,12 @@ def _toy_command(name, help):
             for path in summary["figures"]:
                 console.print(f"  wrote {path}")
             console.print(f"  [dim]{toy_module.__name__.rsplit('.', 1)[1]}: {time.perf_counter() - began:.1f} s[/dim]")
-    return command
-
-
-@click.group()
-def toy():
-    """Toy models of singularities (no data needed; seconds each)."""
-
-
-def _register_toys():
-    from analysis.toys import TOYS
-    for name, (_, help) in TOYS.items():
-        toy.add_command(_toy_command(name, help))
-
-
-_register_toys()
 
 
 # ----------------------------------------------------------------------------- bench
 
-@click.command()
-@click.option("--workload", type=click.Choice(["engine", "ensemble", "lanczos", "workers", "all"]), default="engine",
-              show_default=True, help="engine: W1 and W2; ensemble: W4, one training epoch of a seed ensemble against "
-              "a single net's; lanczos: 100 float64 Lanczos steps on the paper's big net; workers: W5, W4's ensemble in every layout of "
-              "processes x BLAS threads side by side (--repeats epochs); all: engine and ensemble.")
-@click.option("--repeats", type=click.IntRange(1), default=10, show_default=True,
-              help="Timed repeats per workload (the median is reported); W4 times this many epochs.")
-@device_option
-@click.option("--torch/--no-torch", "with_torch", default=True, show_default=True,
-              help="Also time PyTorch eager on the same workloads and device, when it is installed.")
-@click.option("--skip", "skips", multiple=True, type=click.Choice(["plain", "residual"]),
-              default=("plain", "residual"), show_default=True, help="Networks to time.")
-@click.option("--members", type=click.IntRange(2), default=50, show_default=True, help="W4: nets in the ensemble.")
-@click.option("--images", type=click.IntRange(1), default=100_000, show_default=True,
-              help="W4: synthetic training images per epoch (a CPU try: --members 4 --images 2000).")
-@click.option("--steps", type=click.IntRange(1), default=100, show_default=True, help="lanczos: Lanczos steps (HVPs).")
-@click.option("--samples", type=click.IntRange(1), default=1024, show_default=True,
-              help="lanczos: synthetic samples in the Hessian (its probe: seed 0).")
-@click.option("--out", default=None, type=click.Path(dir_okay=False),
-              help="Where to write the numbers (JSON; default results/bench/<workload>.json). With --workload all, "
-                   "W4's go to ensemble.json in the same folder.")
+@main.command()
+@_options(BENCH_OPTIONS)
 def bench(workload, out, **options):
     """Time W1 (Adam step, batch 500, fp32) and W2 (gradient and exact HVP, batch 1,024, fp64 and fp32), W4 (a
     training epoch of a seed ensemble against a single net's) or 100 Lanczos steps, next to PyTorch."""
@@ -617,35 +490,6 @@ def bench(workload, out, **options):
             for title, columns, rows in tables(name, result, options):
                 console.print(_table(title, columns, rows))
             console.print(f"written to {path}")
-
-
-# ----------------------------------------------------------------------------- the group
-
-class _Lab(click.Group):
-    """The command group: a user mistake (_user_errors) in any command ends in its one sentence, and a result the
-    file system refuses to take (a full disk, say) in one naming the folder, instead of a traceback; the file it
-    was writing is left as it was."""
-
-    def invoke(self, ctx):
-        from models.files import WriteError
-        from models.folders import refused
-        try:
-            return super().invoke(ctx)
-        except WriteError as e:
-            raise click.ClickException(refused(e)) from None
-        except _user_errors() as e:
-            raise click.ClickException(str(e)) from None
-
-
-@click.group(cls=_Lab, context_settings={"help_option_names": ["-h", "--help"]})
-def main():
-    """Skip connections eliminate singularities: experiments on a handwritten autodiff engine."""
-    # Warnings meant for users (an unofficial CIFAR tarball, say) read as one line, not as a source location.
-    warnings.formatwarning = lambda message, category, *args, **kwargs: f"Warning: {message}\n"
-
-
-for _command in (bench, reproduce, runs, singularities, spectrum, toy, train):
-    main.add_command(_command)
 
 
 if __name__ == "__main__":

@@ -7,9 +7,14 @@
                   build and against the machine's memory before anything large is allocated
     run_name      the default run folder name of `train`: the net's CLI name and every variant it carries
     parse_widths  --widths' text as the conv nets' channels per stage
-    MODEL_OPTIONS, DATA_OPTIONS, DATA_DIR
-                  the model and data options themselves, as plain data (Option) that the command
-                  line turns into its click options: declared once, readable without click
+    finite, positive  the checks of a float option's value (Option's `check`)
+    MODEL_OPTIONS, DATA_OPTIONS, DATA_DIR, DEVICE, TRAIN_OPTIONS
+                  the model, data and device options and all of `train`'s, as plain data (Option) that
+                  the command line turns into its click options: declared once, readable without click
+    seed_option, dtype_option, batch_size_option
+                  the --seed, --dtype and --batch-size of a command, its default and help its own
+                  (the other commands' options: analysis/options.py, analysis/reproduction/options.py,
+                  analysis/bench/, analysis/toys/)
 
 Options are a dict of parsed values keyed by the option's name (`arch`, `depth`, `reg_mu`, ...),
 as click gives them; none of this needs click. A combination that names no net (a conv net with
@@ -17,6 +22,7 @@ as click gives them; none of this needs click. A combination that names no net (
 ValueError of one sentence: OptionError for the clashes found here, the builder's own otherwise.
 Run names (and so every run folder `train` makes by default) must never change.
 """
+import math
 from typing import NamedTuple
 
 from models.mlp import BRANCH_INITS, SKIP_SCALES
@@ -30,8 +36,14 @@ REGULARIZERS = ("none", "biasreg", "biasl2")
 
 class Option(NamedTuple):
     """One command-line option as data: its flags, default and help, and what its values may be: one of
-    `choices`, an int of at least `minimum`, a `type` (float) whose value must pass `check` ("finite" or
-    "positive"), or text that models.options' function named `parse` turns into the value."""
+    `choices`, a number of at least `minimum` (an int, or a float where `type` is float), a folder or file
+    (`path` "dir" or "file"), a `type` (float) whose value must pass `check` ("finite" or "positive": the functions
+    of those names below; "device": the CLI resolves it), or text that the function `parse` names, (module,
+    function), turns into the value.
+
+    name: the parameter's name where it is not the flag's; `flag`: an on/off flag without a value (off unless
+    given); `multiple`: the option may be repeated; `envvar`: the variable that gives its value when it is not
+    given; `eager`: read before the others; `hidden`: left out of --help."""
     flags: str
     default: object = None
     help: str = None
@@ -39,7 +51,15 @@ class Option(NamedTuple):
     minimum: int = None
     type: object = None
     check: str = None
-    parse: str = None
+    parse: tuple = None
+    name: str = None
+    metavar: str = None
+    multiple: bool = False
+    flag: bool = False
+    path: str = None
+    envvar: str = None
+    eager: bool = False
+    hidden: bool = False
 
 
 MODEL_OPTIONS = (
@@ -64,7 +84,7 @@ MODEL_OPTIONS = (
     Option("--branch-init", "glorot", "Residual/hyperres (beyond the paper): small = W_l x 1/sqrt(depth) for "
            "l >= 1; skipinit = a learnable gain 0 on each branch.", choices=BRANCH_INITS),
     Option("--blocks", 3, "Conv nets: blocks per stage.", minimum=1),
-    Option("--widths", "16,32,64", "Conv nets: channels per stage.", parse="parse_widths"),
+    Option("--widths", "16,32,64", "Conv nets: channels per stage.", parse=("models.options", "parse_widths")),
 )
 DATA_DIR = Option("--data-dir", None, "Folder holding the CIFAR tarballs "
                   "(default: $SKIP_SINGULARITIES_DATA, else ~/.cache/skip-singularities).")
@@ -79,6 +99,37 @@ DATA_OPTIONS = (
     Option("--preprocess", "standardize", "Input preprocessing (not stated in the paper).",
            choices=("standardize", "center", "unit", "raw")),
     Option("--pca", None, "Project inputs on this many principal components (128 for the small nets).", minimum=1),
+)
+DEVICE = Option("--device", "cpu", "cpu, or cuda (cuda:0, ...; needs a GPU and CuPy: from the checkout, "
+                "python -m pip install -e \".[cuda]\").", check="device")
+
+
+def seed_option(help):
+    return Option("--seed", 0, help, minimum=0)
+
+
+def dtype_option(default, help=None):
+    return Option("--dtype", default, help, choices=("float32", "float64"))
+
+
+def batch_size_option(default, help=None):
+    return Option("--batch-size", default, help, minimum=1)
+
+
+TRAIN_OPTIONS = (
+    *MODEL_OPTIONS, *DATA_OPTIONS,
+    Option("--epochs", 100, minimum=0),
+    batch_size_option(500),
+    Option("--lr", 5e-4, "Adam learning rate.", type=float, check="positive"),
+    seed_option("Initial weights and minibatch order."),
+    DEVICE,
+    dtype_option("float32"),
+    Option("--out", None, "Run folder (default: runs/<arch>-<depth>-...-<dataset>-s<seed>).", path="dir"),
+    Option("--resume", None, "Continue the run in --out (default: the folder the other options name) from its last "
+           "checkpoint: the options left out are the run's own, those given must agree with them.", flag=True),
+    Option("--members", 1, "Train the seeds --seed .. --seed+N-1 together as one seed ensemble (one batched pass; "
+           "each run folder as if trained alone). --out is then the folder that holds their run folders (default "
+           "runs); with --resume, run the same command again.", minimum=1),
 )
 
 
@@ -131,6 +182,20 @@ def parse_widths(text):
     if not widths or min(widths) < 1:
         raise ValueError("channel widths must be positive")
     return widths
+
+
+def finite(value):
+    """The value of a float option, a ValueError of one sentence unless it is a finite number (check="finite")."""
+    if not math.isfinite(value):
+        raise ValueError(f"must be a finite number, not {value}")
+    return value
+
+
+def positive(value):
+    """The value of a float option, a ValueError of one sentence unless it is a positive finite number."""
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"must be a positive finite number, not {value}")
+    return value
 
 
 def _bias_reg(p):

@@ -7,13 +7,37 @@
 
 Each module's `run` returns the JSON the CLI writes and its `tables(result, ...)` the tables it prints, as
 (title, columns, rows) of strings: the CLI only draws them. `workloads` says which run and where
-each writes, `run` runs one with the options of `bench`.
+each writes, `run` runs one with the options of `bench`, BENCH_OPTIONS: those options, as plain data
+(models.options.Option) the CLI builds its click options from.
 """
 import os
+
+from models.options import DEVICE, Option
 
 OUTPUTS = {"engine": "engine.json", "ensemble": "ensemble.json", "lanczos": "lanczos.json",
            "workers": "workers.json"}   # default file names
 ALL = ("engine", "ensemble")                # what --workload all runs
+
+BENCH_OPTIONS = (
+    Option("--workload", "engine", "engine: W1 and W2; ensemble: W4, one training epoch of a seed ensemble against "
+           "a single net's; lanczos: 100 float64 Lanczos steps on the paper's big net; workers: W5, W4's ensemble "
+           "in every layout of processes x BLAS threads side by side (--repeats epochs); all: engine and ensemble.",
+           choices=(*OUTPUTS, "all")),
+    Option("--repeats", 10, "Timed repeats per workload (the median is reported); W4 times this many epochs.",
+           minimum=1),
+    DEVICE,
+    Option("--torch/--no-torch", True, "Also time PyTorch eager on the same workloads and device, when it is "
+           "installed.", name="with_torch"),
+    Option("--skip", ("plain", "residual"), "Networks to time.", choices=("plain", "residual"), name="skips",
+           multiple=True),
+    Option("--members", 50, "W4: nets in the ensemble.", minimum=2),
+    Option("--images", 100_000, "W4: synthetic training images per epoch (a CPU try: --members 4 --images 2000).",
+           minimum=1),
+    Option("--steps", 100, "lanczos: Lanczos steps (HVPs).", minimum=1),
+    Option("--samples", 1024, "lanczos: synthetic samples in the Hessian (its probe: seed 0).", minimum=1),
+    Option("--out", None, "Where to write the numbers (JSON; default results/bench/<workload>.json). With "
+           "--workload all, W4's go to ensemble.json in the same folder.", path="file"),
+)
 
 
 def torch_reference(with_torch, timed):

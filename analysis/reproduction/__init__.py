@@ -12,6 +12,7 @@
     reproduce.py one figure end to end (runs, aggregate, claims, results folder), the CLAIMS.md index,
                  and which figures of a sweep are incomplete
     archive.py   finished runs in one .tar.gz, without checkpoints, to go on with a sweep on another machine
+    options.py   the options of `reproduce` and `runs pack`, as data the command line builds its flags from
 
 The figures themselves are declared in analysis/figures/, the measurements in analysis/measurement_plan.py.
 """
