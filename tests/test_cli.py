@@ -374,7 +374,7 @@ def test_an_unwritable_output_folder_is_found_before_any_work(tmp_path, command)
 
 
 def test_reproduce_says_what_failed_and_exits_non_zero(tmp_path):
-    result = invoke("reproduce", "fig6,figS7-svhn", "--preset", "test", "--out", tmp_path)
+    result = invoke("reproduce", "fig6,figS7-svhn", "--preset", "test", "--workers", "1", "--out", tmp_path)
     assert result.exit_code == 1, result.output
     error = next(line for line in result.output.splitlines() if line.startswith("Error:"))
     assert error.startswith("Error: 1 of 2 figures are incomplete (figS7-svhn: ") and "report.md" in error

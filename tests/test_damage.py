@@ -104,7 +104,7 @@ def test_a_full_disk_while_measuring_is_one_sentence_and_keeps_the_earlier_resul
 
 def test_a_full_disk_while_drawing_a_figure_is_one_sentence_and_keeps_the_earlier_figure(tmp_path, monkeypatch):
     import matplotlib.figure
-    args = ["reproduce", "figS3", "--preset", "test", "--stop-after", "0", "--out", tmp_path]
+    args = ["reproduce", "figS3", "--preset", "test", "--workers", "1", "--stop-after", "0", "--out", tmp_path]
     invoke(*args)                                   # nothing trained: drawn without data
     before = (tmp_path / "figS3" / "figure.png").read_bytes()
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda self, *a, **k: full_disk())
@@ -153,7 +153,7 @@ def test_garbage_metrics_in_an_unpacked_run_are_set_aside_by_reproduce(figS3_roo
     rows = read_jsonl(folder / "metrics.jsonl")        # whole lines of JSON, each epoch once, values garbage
     (folder / "metrics.jsonl").write_text("".join(json.dumps({k: v if k == "epoch" else "garbage"
                                                               for k, v in row.items()}) + "\n" for row in rows))
-    result = invoke("reproduce", "figS3", "--preset", "test", "--stop-after", "0", "--out", root)
+    result = invoke("reproduce", "figS3", "--preset", "test", "--workers", "1", "--stop-after", "0", "--out", root)
     one_sentence(result, "figS3: 1 runs not done")
     assert f"{spec.name}: mismatched" in " ".join(result.output.split())
     report = (root / "figS3" / "report.md").read_text()
@@ -176,7 +176,7 @@ def test_a_damaged_numbers_file_of_another_figure_is_left_out_with_a_note(tmp_pa
     (tmp_path / "fig6" / "numbers.json").write_text('{"claims": [{"claim": "x", "metr')
     (tmp_path / "fig7").mkdir()
     (tmp_path / "fig7" / "numbers.json").write_text('{"claims": [3], "seconds": 1}')
-    result = invoke("reproduce", "figS5", "--preset", "test", "--out", tmp_path)
+    result = invoke("reproduce", "figS5", "--preset", "test", "--workers", "1", "--out", tmp_path)
     assert "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     index = (tmp_path / "CLAIMS.md").read_text()
@@ -275,6 +275,6 @@ def test_an_output_path_with_a_control_character_is_refused(tmp_path, command, n
 
 @pytest.mark.parametrize("value", ["nan", "inf"])
 def test_a_time_limit_that_is_not_finite_is_refused(tmp_path, value):
-    result = invoke("reproduce", "fig6", "--preset", "test", "--stop-after", value, "--out", tmp_path)
+    result = invoke("reproduce", "fig6", "--preset", "test", "--workers", "1", "--stop-after", value, "--out", tmp_path)
     assert result.exit_code == 2 and "must be a finite number" in result.output and "Traceback" not in result.output
     assert os.listdir(tmp_path) == []

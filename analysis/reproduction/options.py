@@ -19,8 +19,9 @@ REPRODUCE_OPTIONS = (
            "synthetic runs for the test suite.", choices=PRESETS),
     Option("--out", None, "Results folder (default results/<preset>); runs are kept in <out>/runs and reused.",
            path="dir"),
-    Option("--workers", "1", "Processes to spread independent runs over. auto: one per core with one BLAS thread "
-           "each on the cpu, one on cuda; it says what it chose.", metavar="N|auto",
+    Option("--workers", "auto", "Processes to spread independent runs over. auto: one per core with one BLAS "
+           "thread each on the cpu (measured the faster layout on 2 cores), one on cuda; it says what it chose. "
+           "1: every run in this process, with your BLAS thread setting.", metavar="N|auto",
            parse=("analysis.reproduction.sweep", "workers_setting")),
     Option("--cluster", None, "Spread the runs over an embedded Dask cluster of N worker processes (with --device "
            "cuda: one GPU each). Needs pip install -e \".[cluster]\".", metavar="local:N",

@@ -23,7 +23,7 @@ from models.training import TrainConfig
 REPO = pathlib.Path(__file__).resolve().parents[2]
 ENV = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")   # as Dask's workers
 ENV.pop("DASK_SCHEDULER_ADDRESS", None)
-FIG6 = ["reproduce", "fig6", "--preset", "test", "--out"]
+FIG6 = ["reproduce", "fig6", "--preset", "test", "--workers", "1", "--out"]
 
 
 def _cli(*args, timeout=120):

@@ -307,7 +307,7 @@ def _verdict_by_hand(claim, values):
 def test_cli_reproduce_and_index(figS3_test_root, tmp_path):
     from cli import main
     shutil.copytree(figS3_test_root / "runs", tmp_path / "runs")     # its runs trained once for the session
-    result = CliRunner().invoke(main, ["reproduce", "figS3", "--preset", "test", "--out", str(tmp_path)])
+    result = CliRunner().invoke(main, ["reproduce", "figS3", "--preset", "test", "--workers", "1", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     index = (tmp_path / "CLAIMS.md").read_text()
     assert "[figS3](figS3/report.md)" in index and "overestimates the degenerate fraction" in index
@@ -477,7 +477,7 @@ def test_a_sweep_stopped_at_its_time_limit_reports_a_partial_figure_and_continue
     report = (tmp_path / "fig3" / "report.md").read_text()
     assert "**Partial: 2 of the 6 runs" in report and "Plain 2 of 2 (0–1); Residual 0 of 2 (none)" in report
     assert f"- 4 runs, new: {STOPPED}" in report                  # runs stopped alike are counted, not listed
-    result = CliRunner().invoke(main, ["reproduce", "fig3", "--preset", "test", "--out", root, "--stop-after", "0"])
+    result = CliRunner().invoke(main, ["reproduce", "fig3", "--preset", "test", "--workers", "1", "--out", root, "--stop-after", "0"])
     assert result.exit_code == 1 and "stopped at the time limit: the same command continues them" in result.output
     whole = reproduce(FIGURES["fig3"], TEST, Sweep(root))    # the same command without a limit finishes the figure
     assert not whole["not_finished"] and not whole["provenance"]["partial"]
@@ -599,7 +599,7 @@ def test_verdicts_do_not_depend_on_the_blas_thread_count(tmp_path):
     verdicts, curves, children = [], [], []
     for threads in ("1", "2"):      # the two reproductions run side by side: each is its own process, own folder
         env = dict(os.environ, OPENBLAS_NUM_THREADS=threads, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
-        command = [sys.executable, "cli.py", "reproduce", "fig3,fig5,fig6", "--preset", "test",
+        command = [sys.executable, "cli.py", "reproduce", "fig3,fig5,fig6", "--preset", "test", "--workers", "1",
                    "--out", str(tmp_path / f"threads{threads}")]
         with open(tmp_path / f"threads{threads}.log", "wb") as log:        # a file, not a pipe: neither waits on us
             children.append(subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT))
