@@ -339,6 +339,10 @@ def draw_figure(figure, curves, rows_by_group, subtitle="", groups=None):
                 chance_line(ax, classes, getattr(panel, "percent", True))
         if getattr(panel, "log", False):
             ax.set_yscale("log")
+        if not (ax.collections or ax.patches or ax.images or ax.texts
+                or any(line.get_gid() != "chance" for line in ax.lines)):
+            ax.text(0.5, 0.5, "no runs done yet", transform=ax.transAxes, ha="center", va="center",
+                    color="grey", gid="no-data")
         title = f"({letter}) {getattr(panel, 'title', '') or ''}"
         for metric in _metrics(panel):
             if metric in ("train_acc", "test_acc"):
@@ -368,6 +372,7 @@ def draw_figure(figure, curves, rows_by_group, subtitle="", groups=None):
              for line in textwrap.wrap(caption.pop(key), int(17 * 4.6 * cols))]
     lines += [line for text in caption.values() for line in textwrap.wrap(text, int(17 * 4.6 * cols))]
     head = [f"{figure.name}: {figure.title}"] + [t for t in (subtitle, budget(groups or {})) if t]
+    head = [line for text in head for line in textwrap.wrap(text, int(17 * 4.6 * cols * 0.7))]  # 10 pt, not 7
     fig.suptitle("\n".join(head), fontsize=10)
     if lines:
         width, height = fig.get_size_inches()

@@ -175,3 +175,21 @@ def test_index_ranges_hold_every_fit_on_their_grid():
 def test_a_subtitle_counts_runs_per_net_when_the_counts_differ():
     assert runs_per_net({"Plain": 3, "Residual": 3}) == "3 runs"
     assert runs_per_net({"Plain": 5, "Residual": 3}) == "runs per net: Plain 5, Residual 3"
+
+
+def test_a_panel_whose_runs_are_not_done_says_so_and_a_long_subtitle_wraps_inside_the_figure(close):
+    figure = fig5.FIGURE
+    groups = figure.groups(PRESET)
+    rows_by_group = {label: [_rows(s, 0.1, 0.997) for s in range(2)] for label in groups if "CIFAR-100" in label}
+    curves = {label: aggregate.curves(rows) for label, rows in rows_by_group.items()}
+    subtitle = runs_per_net({label: (2 if label in rows_by_group else 0) for label in groups})
+    fig = draw_figure(figure, curves, rows_by_group, subtitle, groups=groups)
+    close(fig)
+    cifar10, cifar100 = fig.axes[:2]
+    assert [t.get_text() for t in _gid(cifar10, "no-data")] == ["no runs done yet"]
+    assert not _gid(cifar100, "no-data") and _gid(cifar10, "chance")
+    fig.canvas.draw()
+    box = fig._suptitle.get_window_extent(fig.canvas.get_renderer())
+    width = fig.get_size_inches()[0] * fig.dpi
+    assert 0 <= box.x0 and box.x1 <= width, (box, width)             # the subtitle of ten nets fits the figure
+    assert "Plain (CIFAR-100) 2" in " ".join(fig._suptitle.get_text().split())
