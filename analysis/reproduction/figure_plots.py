@@ -368,11 +368,12 @@ def draw_figure(figure, curves, rows_by_group, subtitle="", groups=None):
     if chances:
         caption["chance"] = ("Dotted grey line: chance, one over the data's number of classes ("
                              + "; ".join(f"{100 / c:.3g}% for {c} classes" for c in sorted(chances)) + ").")
+    chars = 17 * 4.6 * cols             # characters of 7-pt text across the figure
     lines = [line for key in ("train", "test", "chance", "nofit") if key in caption
-             for line in textwrap.wrap(caption.pop(key), int(17 * 4.6 * cols))]
-    lines += [line for text in caption.values() for line in textwrap.wrap(text, int(17 * 4.6 * cols))]
+             for line in textwrap.wrap(caption.pop(key), int(chars))]
+    lines += [line for text in caption.values() for line in textwrap.wrap(text, int(chars))]
     head = [f"{figure.name}: {figure.title}"] + [t for t in (subtitle, budget(groups or {})) if t]
-    head = [line for text in head for line in textwrap.wrap(text, int(17 * 4.6 * cols * 0.7))]  # 10 pt, not 7
+    head = [line for text in head for line in textwrap.wrap(text, int(chars * 0.7))]     # the title is 10 pt
     fig.suptitle("\n".join(head), fontsize=10)
     if lines:
         width, height = fig.get_size_inches()
